@@ -1,0 +1,109 @@
+package templates
+
+import "io"
+
+// SignInPage is the data of the sign-in page.
+type SignInPage struct {
+	// TenantName is the tenant's slug; shown when TenantDisplayName is
+	// empty.
+	TenantName string
+	// TenantDisplayName is the tenant's display name.
+	TenantDisplayName string
+	// AppName is the display name of the app the user signs in to; may
+	// be empty.
+	AppName string
+	// Action is the URL the form posts to.
+	Action string
+	// CSRFToken is posted back in FieldCSRF.
+	CSRFToken string
+	// Email prefills the email address input (FieldEmail).
+	Email string
+	// Error is a plain-language message shown above the form, or "".
+	Error string
+	// CreateAccountURL links to sign-up; no link when empty.
+	CreateAccountURL string
+	// ForgotPasswordURL links to password reset; no link when empty.
+	ForgotPasswordURL string
+}
+
+// SignIn renders the sign-in page: an email address and a password
+// (posted as FieldEmail and FieldPassword), a "Sign in" button, and
+// links to sign-up and password reset when their URLs are set.
+func (s *Set) SignIn(w io.Writer, p SignInPage) error {
+	return render(w, s.signIn, p)
+}
+
+// ErrorPage is the data of the error page.
+type ErrorPage struct {
+	// Title is the heading; "Something went wrong" when empty.
+	Title string
+	// Message explains, in plain language, what happened and what to do.
+	Message string
+	// Code is the stable reason code (e.g. "signUpDisabled"), shown small.
+	Code string
+	// RequestID identifies the request for support, shown small.
+	RequestID string
+}
+
+// Error renders the error page. It does not set the HTTP status.
+func (s *Set) Error(w io.Writer, p ErrorPage) error {
+	if p.Title == "" {
+		p.Title = "Something went wrong"
+	}
+	return render(w, s.errorPage, p)
+}
+
+// HiddenField is a name and value posted back unchanged by a form.
+type HiddenField struct {
+	// Name and Value are the field's name and value; both are escaped.
+	Name, Value string
+}
+
+// LogoutPage is the data of the sign-out confirmation page.
+type LogoutPage struct {
+	// Action is the URL the form posts to.
+	Action string
+	// CSRFToken is posted back in FieldCSRF.
+	CSRFToken string
+	// Hidden are posted back in this order, for example the end-session
+	// request's parameters. Names must differ from FieldCSRF and
+	// FieldDecision.
+	Hidden []HiddenField
+	// AppName is the display name of the app the user signs out of; may
+	// be empty.
+	AppName string
+}
+
+// LogoutConfirm renders the sign-out confirmation page. Its "Sign out"
+// and "Cancel" buttons post FieldDecision as DecisionSignOut or
+// DecisionCancel.
+func (s *Set) LogoutConfirm(w io.Writer, p LogoutPage) error {
+	return render(w, s.logout, p)
+}
+
+// ConsentScope is one scope shown on the consent page.
+type ConsentScope struct {
+	// Name is the scope's identifier, e.g. "User.Read".
+	Name string
+	// Description says in plain language what the scope allows; the Name
+	// is shown instead when it is empty.
+	Description string
+}
+
+// ConsentPage is the data of the consent page.
+type ConsentPage struct {
+	// AppName is the display name of the app asking for access.
+	AppName string
+	// Scopes are the scopes the app asks for, in display order.
+	Scopes []ConsentScope
+	// Action is the URL the form posts to.
+	Action string
+	// CSRFToken is posted back in FieldCSRF.
+	CSRFToken string
+}
+
+// Consent renders the consent page. Its "Accept" and "Cancel" buttons post
+// FieldDecision as DecisionAccept or DecisionCancel.
+func (s *Set) Consent(w io.Writer, p ConsentPage) error {
+	return render(w, s.consent, p)
+}
