@@ -1,0 +1,45 @@
+// Package oidcop is the OpenID Connect protocol layer: it adapts Foyer's
+// storage, keys and tenants to zitadel/oidc's op.Provider and serves the
+// protocol endpoints of every tenant from one provider.
+//
+// # Tenants and issuers
+//
+// The HTTP layer resolves /{tenant}/v2.0/... to a tenant and puts it in the
+// context (package tenancy); the provider's issuer function reads it back,
+// so the issuer is always B/{tenantId}/v2.0 whatever alias the path used.
+// Every storage call takes the tenant from the context explicitly.
+//
+// # What Foyer enforces before zitadel sees a request
+//
+// zitadel/oidc unescapes redirect URIs before matching them, silently drops
+// scopes a client may not request, and reads client credentials from the
+// query string. The guards in this package run first and refuse, as the
+// standards and DESIGN.md ask:
+//   - redirect_uri must equal a registered URI byte for byte; otherwise an
+//     error page, never a redirect;
+//   - response_type must be "code"; PKCE with S256 is required for every
+//     client ("plain" and a missing challenge are refused at the
+//     authorization request, not only at the token step);
+//   - a scope the app may not request gives invalid_scope;
+//   - token, introspection and revocation requests must be POST bodies of
+//     at most 64 KiB with no query string.
+//
+// # Tokens
+//
+// Access tokens are at+jwt JWTs (package bearer), ES256 by default. zitadel
+// signs its own JWT access tokens with typ "JWT" and the ID-token key, so
+// Foyer mints them in CreateAccessToken and hands them through zitadel's
+// Crypto hook (tokenCodec): the "token ID" zitadel passes to Encrypt is the
+// signed token itself. Decrypt verifies an access token and returns
+// "jti:sub" as zitadel expects. Authorization codes are 256-bit random values
+// stored as SHA-256; a code is consumed atomically and a replay revokes the
+// grant it issued. Refresh tokens are rotated on every use and a replayed
+// one revokes its whole grant (family). ID tokens are RS256 unless the app
+// registered ES256.
+//
+// # Failure
+//
+// When Redis fails during a request, the response is 503 with Retry-After,
+// whatever zitadel would have written: responses of the protocol endpoints
+// are buffered and replaced when the request's storage.FailureTracker fired.
+package oidcop

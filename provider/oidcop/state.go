@@ -1,0 +1,43 @@
+package oidcop
+
+import (
+	"context"
+
+	"golang.org/x/text/language"
+
+	"github.com/foyer-id/foyer/provider/bearer"
+)
+
+// reqState is scratch space for one request, shared between zitadel's
+// callbacks into Foyer (which receive only a context): the access token the
+// codec verified, the ID-token algorithm of the client being served, and the
+// browser's SSO session.
+type reqState struct {
+	claims       *bearer.Claims
+	idTokenAlg   string
+	sessionHash  string
+	clearSession bool
+}
+
+type stateKey struct{}
+
+func withState(ctx context.Context, s *reqState) context.Context {
+	return context.WithValue(ctx, stateKey{}, s)
+}
+
+// state returns the request's scratch space; a throwaway one outside a
+// request so callers never need a nil check.
+func state(ctx context.Context) *reqState {
+	if s, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		return s
+	}
+	return &reqState{}
+}
+
+func parseLang(s string) language.Tag {
+	t, err := language.Parse(s)
+	if err != nil {
+		return language.Und
+	}
+	return t
+}

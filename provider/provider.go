@@ -1,0 +1,158 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/tenancy"
+	"github.com/foyer-id/foyer/templates"
+)
+
+// TenantHandler serves the paths below a tenant's issuer it claims.
+type TenantHandler interface {
+	ServeTenant(w http.ResponseWriter, r *http.Request, rel string)
+}
+
+// Pinger reports whether the store is reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config wires the application.
+type Config struct {
+	Resolver *tenancy.Resolver
+	Store    Pinger
+	// Protocol serves OIDC endpoints; HandlesProtocol says which paths.
+	Protocol        TenantHandler
+	HandlesProtocol func(rel string) bool
+	// Pages serves browser pages; HandlesPages says which paths.
+	Pages        TenantHandler
+	HandlesPages func(rel string) bool
+	Logger       *slog.Logger
+}
+
+// New returns the application's handler.
+func New(cfg Config) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false
+	r.Use(requestLog(cfg.Logger), recovery(cfg.Logger))
+
+	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Store.Ping(ctx); err != nil {
+			cfg.Logger.WarnContext(ctx, "not ready", "err", err)
+			c.Header("Retry-After", "5")
+			c.String(http.StatusServiceUnavailable, "redis unreachable\n")
+			return
+		}
+		c.String(http.StatusOK, "ready\n")
+	})
+	r.StaticFS("/static", http.FS(templates.Static()))
+	r.Any("/:tenant/v2.0/*rest", func(c *gin.Context) {
+		rel := c.Param("rest")
+		var h TenantHandler
+		switch {
+		case cfg.HandlesProtocol(rel):
+			h = cfg.Protocol
+		case cfg.HandlesPages(rel):
+			h = cfg.Pages
+		default:
+			writeJSONError(c.Writer, fault.New(fault.NotFound, "not_found", "No such endpoint."))
+			return
+		}
+		t, err := cfg.Resolver.Resolve(c.Request.Context(), c.Param("tenant"))
+		if err != nil {
+			writeJSONError(c.Writer, err)
+			return
+		}
+		r := c.Request.WithContext(tenancy.WithTenant(c.Request.Context(), t))
+		h.ServeTenant(c.Writer, r, rel)
+	})
+	r.NoRoute(func(c *gin.Context) {
+		writeJSONError(c.Writer, fault.New(fault.NotFound, "not_found", "No such endpoint."))
+	})
+	return r
+}
+
+// writeJSONError answers outside any protocol with an OAuth-style body.
+func writeJSONError(w http.ResponseWriter, err error) {
+	e := fault.From(err)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if s := fault.RetryAfterSeconds(e); s > 0 {
+		h.Set("Retry-After", strconv.Itoa(s))
+	}
+	w.WriteHeader(fault.Status(e))
+	json.NewEncoder(w).Encode(map[string]string{"error": e.Code, "error_description": e.Message})
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request's ID.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// requestLog assigns a request ID and writes one log line per request. The
+// query string is left out: it may hold codes and tokens.
+func requestLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		id := newRequestID()
+		c.Header("X-Request-Id", id)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("method", c.Request.Method),
+			slog.String("path", strings.ToValidUTF8(c.Request.URL.Path, "?")),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+		)
+	}
+}
+
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(c.Request.Context(), "panic", "value", v)
+				if !c.Writer.Written() {
+					writeJSONError(c.Writer, fault.New(fault.Internal, "internalError", "Something went wrong on our side."))
+				}
+				c.Abort()
+			}
+		}()
+		c.Next()
+	}
+}

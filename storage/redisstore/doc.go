@@ -1,0 +1,72 @@
+// Package redisstore implements storage.Store on Redis: one server,
+// Sentinel, Redis Cluster, or the embedded in-process server Foyer starts
+// when no URL is configured.
+//
+// # Connecting
+//
+// Open takes a URL in one of these forms:
+//
+//	redis://[user:pass@]host:port[/db][?options]             one server
+//	rediss://...                                             the same over TLS
+//	unix://[user:pass@]/path/to/redis.sock[?db=N]            one server, Unix socket
+//	redis+sentinel://[user:pass@]host:port[/db]?master_name=NAME[&addr=host2:port2...]
+//	redis+cluster://[user:pass@]host:port[?addr=host2:port2...]
+//
+// rediss+sentinel:// and rediss+cluster:// use TLS. For Sentinel the user
+// and password in the URL authenticate to the sentinels; username= and
+// password= options authenticate to the master. Options are go-redis's
+// (redis.ParseURL, redis.ParseFailoverURL, redis.ParseClusterURL).
+// NewEmbedded starts the in-process server instead.
+//
+// # Key layout
+//
+// Every key starts with foyer:. Tenant-scoped keys carry the tenant as a
+// Cluster hash tag, {t:<tenant ID>}, so that all of one tenant's keys live
+// in one slot and every multi-key operation on them (Lua scripts,
+// MULTI/EXEC, DEL of several keys) works on Cluster. Values are JSON unless
+// noted.
+//
+//	key                                      value                                  expires
+//	foyer:{g}:tenant-names                   hash: tenant name -> tenant ID         never
+//	foyer:{g}:domains                        hash: verified domain -> tenant ID     never
+//	foyer:{g}:clients                        hash: client ID -> tenant ID           never
+//	foyer:{t:T}:tenant                       storage.Tenant                         never
+//	foyer:{t:T}:domains                      set of the tenant's domains            never
+//	foyer:{t:T}:apps                         set of client IDs                      never
+//	foyer:{t:T}:app:<client ID>              storage.App                            never
+//	foyer:{t:T}:users                        set of user IDs                        never
+//	foyer:{t:T}:user:<user ID>               storage.User                           never
+//	foyer:{t:T}:password:<user ID>           encoded password hash (string)         never
+//	foyer:{t:T}:mail:<mail>                  user ID                                never
+//	foyer:{t:T}:upn:<lower-case UPN>         user ID                                never
+//	foyer:{t:T}:keys                         []storage.SigningKey                   never
+//	foyer:{t:T}:authreq:<ID>                 storage.AuthRequest                    the ttl given
+//	foyer:{t:T}:once:<kind>:<ID>             "0"+value, or "1"+value once taken     ttl, then keep
+//	foyer:{t:T}:grant:<grant ID>             storage.Grant                          ExpiresAt
+//	foyer:{t:T}:user-grants:<user ID>        sorted set: grant ID by expiry (ms)    latest grant
+//	foyer:{t:T}:refresh:<hash>               hash: token (JSON), grant, used (0|1)  ExpiresAt
+//	foyer:{t:T}:revoked:<jti>                "1"                                    the until given
+//	foyer:{t:T}:session:<hash>               storage.Session                        ExpiresAt
+//	foyer:{t:T}:user-sessions:<user ID>      sorted set: hash by expiry (ms)        latest session
+//	foyer:{t:T}:counter:<key>                integer                                window from first hit
+//
+// The foyer:{g} keys are the global unique indexes. Cluster cannot run one
+// transaction across the global slot and a tenant's slot, so a create that
+// takes a globally unique name (tenant name, domain, client ID) first claims
+// it with HSETNX on the global hash, then writes the tenant's keys, and
+// releases the claim if that write fails. Everything inside one tenant is
+// atomic: compare-and-swap updates, unique mail and UPN claims, single-use
+// values, refresh-token rotation and counters are each one Lua script.
+//
+// Users, apps and tenants never expire: production Redis needs
+// appendonly yes and maxmemory-policy noeviction.
+//
+// # Conventions
+//
+// The tenant ID argument is authoritative: create methods store it in the
+// entity's TenantID field. Absolute expiry times (ExpiresAt, until) are
+// turned into TTLs with Config.Clock; an expiry in the past stores an object
+// that expires at once. A missing key is storage.ErrNotFound; every other
+// failure of the client wraps storage.ErrUnavailable and marks the request's
+// storage.FailureTracker.
+package redisstore

@@ -1,0 +1,281 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/foyer-id/foyer/storage"
+)
+
+// Store implements storage.Store on a Redis client. It is safe for
+// concurrent use; any number of Stores, in any number of processes, may
+// share one Redis deployment.
+type Store struct {
+	rdb        redis.UniversalClient
+	now        func() time.Time
+	maxRetries int
+}
+
+// Config configures a Store. The zero value is usable.
+type Config struct {
+	// Clock turns absolute expiry times into TTLs; nil means time.Now.
+	Clock func() time.Time
+	// MaxRetries bounds the attempts of a compare-and-swap update before it
+	// returns storage.ErrConflict; 0 means 16.
+	MaxRetries int
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns a Store on client. The caller keeps ownership of client and
+// closes it.
+func New(client redis.UniversalClient, cfg Config) *Store {
+	s := &Store{rdb: client, now: cfg.Clock, maxRetries: cfg.MaxRetries}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxRetries <= 0 {
+		s.maxRetries = 16
+	}
+	return s
+}
+
+// Ping returns an error wrapping storage.ErrUnavailable if Redis does not
+// answer.
+func (s *Store) Ping(ctx context.Context) error {
+	return fail(ctx, s.rdb.Ping(ctx).Err())
+}
+
+// fail maps a client error onto the storage contract: nil stays nil,
+// redis.Nil (no such key) becomes storage.ErrNotFound, and anything else
+// (connection, timeout, server or script error, cancelled context) wraps
+// storage.ErrUnavailable and is recorded in ctx's FailureTracker.
+func fail(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return storage.ErrNotFound
+	default:
+		storage.RecordFailure(ctx)
+		return fmt.Errorf("%w: redis: %w", storage.ErrUnavailable, err)
+	}
+}
+
+// Global index hashes; see the key layout in the package documentation.
+const (
+	tenantNames   = "foyer:{g}:tenant-names"
+	domainTenants = "foyer:{g}:domains"
+	clientTenants = "foyer:{g}:clients"
+)
+
+// tkey returns the key of tenant-scoped state: foyer:{t:<tenantID>}:parts.
+func tkey(tenantID string, parts ...string) string {
+	return "foyer:{t:" + tenantID + "}:" + strings.Join(parts, ":")
+}
+
+// kind returns the kind of a tenant-scoped key: "mail" for
+// foyer:{t:T}:mail:a@b.example. Error messages name it instead of the key,
+// which may hold personal data.
+func kind(key string) string {
+	_, rest, _ := strings.Cut(key, "}:")
+	k, _, _ := strings.Cut(rest, ":")
+	return k
+}
+
+// ttl returns the time left until end by the store's clock, at least a
+// millisecond so that a past end expires at once instead of never.
+func (s *Store) ttl(end time.Time) time.Duration {
+	return atLeastMS(end.Sub(s.now()))
+}
+
+func atLeastMS(d time.Duration) time.Duration { return max(d, time.Millisecond) }
+
+// eval runs a script that returns an integer.
+func (s *Store) eval(ctx context.Context, sc *redis.Script, keys []string, args ...any) (int64, error) {
+	n, err := sc.Run(ctx, s.rdb, keys, args...).Int64()
+	return n, fail(ctx, err)
+}
+
+// claim takes field of the global index hash for tenantID and then runs
+// write, releasing the claim if write fails. It returns storage.ErrExists
+// if the field is taken.
+func (s *Store) claim(ctx context.Context, index, field, tenantID string, write func() error) error {
+	ok, err := s.rdb.HSetNX(ctx, index, field, tenantID).Result()
+	if err != nil {
+		return fail(ctx, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s %q", storage.ErrExists, strings.TrimPrefix(index, "foyer:{g}:"), field)
+	}
+	if err := write(); err != nil {
+		// Best effort: only this call holds the claim, so deleting is safe.
+		s.rdb.HDel(context.WithoutCancel(ctx), index, field)
+		return err
+	}
+	return nil
+}
+
+func encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+func decode[T any](key, raw string) (T, error) {
+	var v T
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return v, fmt.Errorf("redisstore: decode %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// get returns the JSON value at key, or storage.ErrNotFound.
+func get[T any](ctx context.Context, s *Store, key string) (T, error) {
+	raw, err := s.rdb.Get(ctx, key).Result()
+	if err != nil {
+		var zero T
+		return zero, fail(ctx, err)
+	}
+	return decode[T](key, raw)
+}
+
+// getAll returns the JSON values at keys in one round trip per node,
+// skipping missing ones, whose positions it returns in missing.
+func getAll[T any](ctx context.Context, s *Store, keys []string) (vals []T, missing []int, err error) {
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fail(ctx, err)
+	}
+	for i, c := range cmds {
+		raw, err := c.Result()
+		if errors.Is(err, redis.Nil) {
+			missing = append(missing, i)
+			continue
+		}
+		if err != nil {
+			return nil, nil, fail(ctx, err)
+		}
+		v, err := decode[T](keys[i], raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals = append(vals, v)
+	}
+	return vals, missing, nil
+}
+
+// cas is a compare-and-swap update of the JSON value at key, optionally
+// moving unique index keys (each holding owner) along with it.
+type cas[T any] struct {
+	key string
+	// orZero starts fn from T's zero value when key is missing instead of
+	// returning storage.ErrNotFound.
+	orZero bool
+	// owner and indexes: indexes returns the unique index keys a value
+	// holds; keys that appear are claimed for owner (storage.ErrExists if
+	// another owner holds one), keys that disappear are released.
+	owner   string
+	indexes func(*T) []string
+}
+
+// apply reads the value, applies fn and stores the result if the value did
+// not change meanwhile (KEEPTTL), retrying up to s.maxRetries times. fn's
+// errors are returned unchanged.
+func (c cas[T]) apply(ctx context.Context, s *Store, fn func(*T) error) (T, error) {
+	var zero T
+	for attempt := range s.maxRetries {
+		raw, err := s.rdb.Get(ctx, c.key).Result()
+		if errors.Is(err, redis.Nil) && c.orZero {
+			raw, err = "", nil // no stored JSON value is empty
+		}
+		if err != nil {
+			return zero, fail(ctx, err)
+		}
+		var v T
+		if raw != "" {
+			if v, err = decode[T](c.key, raw); err != nil {
+				return zero, err
+			}
+		}
+		var before []string
+		if c.indexes != nil {
+			before = c.indexes(&v)
+		}
+		if err := fn(&v); err != nil {
+			return zero, err
+		}
+		next, err := encode(v)
+		if err != nil {
+			return zero, err
+		}
+		keys, args := []string{c.key}, []any{raw, next, c.owner}
+		if c.indexes != nil {
+			after := c.indexes(&v)
+			for _, k := range after {
+				if !slices.Contains(before, k) {
+					keys, args = append(keys, k), append(args, "+")
+				}
+			}
+			for _, k := range before {
+				if !slices.Contains(after, k) {
+					keys, args = append(keys, k), append(args, "-")
+				}
+			}
+		}
+		switch n, err := s.eval(ctx, casScript, keys, args...); {
+		case err != nil:
+			return zero, err
+		case n == 1:
+			return v, nil
+		case n < 0:
+			return zero, fmt.Errorf("%w: %s", storage.ErrExists, kind(keys[-n]))
+		}
+		// Changed since read: back off for a random while so that writers
+		// racing for the key spread out, then retry on the new value.
+		if err := sleep(ctx, rand.N(time.Duration(attempt+1)*time.Millisecond)); err != nil {
+			return zero, fail(ctx, err)
+		}
+	}
+	return zero, fmt.Errorf("%w: %s after %d attempts", storage.ErrConflict, c.key, s.maxRetries)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unchanged returns the error for an updater that changed an immutable
+// field.
+func unchanged(same bool, what string) error {
+	if same {
+		return nil
+	}
+	return fmt.Errorf("redisstore: the updater may not change the %s", what)
+}

@@ -1,0 +1,339 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/foyer-id/foyer/storage"
+)
+
+// SaveAuthRequest stores ar for ttl; it returns storage.ErrExists if the ID
+// is taken.
+func (s *Store) SaveAuthRequest(ctx context.Context, tenantID string, ar storage.AuthRequest, ttl time.Duration) error {
+	ar.TenantID = tenantID
+	raw, err := encode(ar)
+	if err != nil {
+		return err
+	}
+	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "authreq", ar.ID), raw, atLeastMS(ttl)).Result()
+	if err != nil {
+		return fail(ctx, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: auth request %s", storage.ErrExists, ar.ID)
+	}
+	return nil
+}
+
+// GetAuthRequest returns storage.ErrNotFound if the request does not exist
+// or expired.
+func (s *Store) GetAuthRequest(ctx context.Context, tenantID, id string) (storage.AuthRequest, error) {
+	return get[storage.AuthRequest](ctx, s, tkey(tenantID, "authreq", id))
+}
+
+// UpdateAuthRequest applies fn to the request with compare-and-swap,
+// keeping its remaining TTL.
+func (s *Store) UpdateAuthRequest(ctx context.Context, tenantID, id string, fn func(*storage.AuthRequest) error) (storage.AuthRequest, error) {
+	return cas[storage.AuthRequest]{key: tkey(tenantID, "authreq", id)}.apply(ctx, s, fn)
+}
+
+// DeleteAuthRequest deletes the request; a missing one is not an error.
+func (s *Store) DeleteAuthRequest(ctx context.Context, tenantID, id string) error {
+	return fail(ctx, s.rdb.Del(ctx, tkey(tenantID, "authreq", id)).Err())
+}
+
+// PutOnce stores a single-use value under (kind, id) for ttl. It returns
+// storage.ErrExists if one is stored there, used or not.
+func (s *Store) PutOnce(ctx context.Context, tenantID, kind, id string, value []byte, ttl time.Duration) error {
+	fresh := append([]byte{'0'}, value...)
+	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "once", kind, id), fresh, atLeastMS(ttl)).Result()
+	if err != nil {
+		return fail(ctx, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s %s", storage.ErrExists, kind, id)
+	}
+	return nil
+}
+
+// TakeOnce consumes the value under (kind, id): the first caller gets it,
+// later callers get it with storage.ErrConsumed for keep after the first
+// take (keep <= 0 leaves no tombstone). It returns storage.ErrNotFound if
+// nothing is stored or the value expired.
+func (s *Store) TakeOnce(ctx context.Context, tenantID, kind, id string, keep time.Duration) ([]byte, error) {
+	res, err := takeOnce.Run(ctx, s.rdb, []string{tkey(tenantID, "once", kind, id)}, max(keep.Milliseconds(), 0)).Slice()
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	used, _ := res[0].(int64)
+	value, _ := res[1].(string)
+	if used == 1 {
+		return []byte(value), fmt.Errorf("%w: %s %s", storage.ErrConsumed, kind, id)
+	}
+	return []byte(value), nil
+}
+
+// putIndexed stores v under key until end and adds member to the per-user
+// index; with exclusive, it reports false instead of overwriting.
+func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any, end time.Time, exclusive bool) (bool, error) {
+	raw, err := encode(v)
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	ttl := atLeastMS(end.Sub(now))
+	args := []any{raw, ttl.Milliseconds(), member, now.Add(ttl).UnixMilli(), now.UnixMilli(), exclusive}
+	n, err := s.eval(ctx, putIndexed, []string{key, index}, args...)
+	return n == 1, err
+}
+
+// CreateGrant stores g until g.ExpiresAt; it returns storage.ErrExists if
+// the ID is taken.
+func (s *Store) CreateGrant(ctx context.Context, tenantID string, g storage.Grant) error {
+	g.TenantID = tenantID
+	ok, err := s.putIndexed(ctx, tkey(tenantID, "grant", g.ID), tkey(tenantID, "user-grants", g.UserID), g.ID, g, g.ExpiresAt, true)
+	if err == nil && !ok {
+		return fmt.Errorf("%w: grant %s", storage.ErrExists, g.ID)
+	}
+	return err
+}
+
+// GetGrant returns storage.ErrNotFound if the grant expired or was revoked.
+func (s *Store) GetGrant(ctx context.Context, tenantID, grantID string) (storage.Grant, error) {
+	return get[storage.Grant](ctx, s, tkey(tenantID, "grant", grantID))
+}
+
+// RevokeGrant deletes the grant, which ends every token issued under it.
+// Revoking a missing grant is not an error.
+func (s *Store) RevokeGrant(ctx context.Context, tenantID, grantID string) error {
+	g, err := s.GetGrant(ctx, tenantID, grantID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.revoke(ctx, tenantID, g.UserID, []string{g.ID})
+	return err
+}
+
+// revoke deletes the user's grants ids and returns how many existed.
+func (s *Store) revoke(ctx context.Context, tenantID, userID string, ids []string) (int, error) {
+	keys, members := make([]string, len(ids)), make([]any, len(ids))
+	for i, id := range ids {
+		keys[i], members[i] = tkey(tenantID, "grant", id), id
+	}
+	var del *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.Del(ctx, keys...)
+		p.ZRem(ctx, tkey(tenantID, "user-grants", userID), members...)
+		return nil
+	})
+	if err != nil {
+		return 0, fail(ctx, err)
+	}
+	return int(del.Val()), nil
+}
+
+// RevokeUserGrants revokes the user's grants for clientID, or all of them
+// when clientID is "", and returns how many it revoked.
+func (s *Store) RevokeUserGrants(ctx context.Context, tenantID, userID, clientID string) (int, error) {
+	gs, err := s.UserGrants(ctx, tenantID, userID)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for _, g := range gs {
+		if clientID == "" || g.ClientID == clientID {
+			ids = append(ids, g.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return s.revoke(ctx, tenantID, userID, ids)
+}
+
+// UserGrants lists the user's live grants, soonest to expire first.
+func (s *Store) UserGrants(ctx context.Context, tenantID, userID string) ([]storage.Grant, error) {
+	ids, err := s.rdb.ZRange(ctx, tkey(tenantID, "user-grants", userID), 0, -1).Result()
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = tkey(tenantID, "grant", id)
+	}
+	gs, _, err := getAll[storage.Grant](ctx, s, keys)
+	return gs, err
+}
+
+// SaveRefreshToken stores rt until rt.ExpiresAt.
+func (s *Store) SaveRefreshToken(ctx context.Context, tenantID string, rt storage.RefreshToken) error {
+	rt.TenantID = tenantID
+	raw, err := encode(rt)
+	if err != nil {
+		return err
+	}
+	key := tkey(tenantID, "refresh", rt.Hash)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "token", raw, "grant", rt.GrantID, "used", "0")
+		p.PExpire(ctx, key, s.ttl(rt.ExpiresAt))
+		return nil
+	})
+	return fail(ctx, err)
+}
+
+// GetRefreshToken returns the token stored under hash. It returns
+// storage.ErrNotFound if there is none or its grant is gone, and the token
+// with storage.ErrConsumed if it was already rotated.
+func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (storage.RefreshToken, error) {
+	key := tkey(tenantID, "refresh", hash)
+	f, err := s.rdb.HMGet(ctx, key, "token", "grant", "used").Result()
+	if err != nil {
+		return storage.RefreshToken{}, fail(ctx, err)
+	}
+	raw, ok := f[0].(string)
+	grant, _ := f[1].(string)
+	if !ok {
+		return storage.RefreshToken{}, storage.ErrNotFound
+	}
+	switch n, err := s.rdb.Exists(ctx, tkey(tenantID, "grant", grant)).Result(); {
+	case err != nil:
+		return storage.RefreshToken{}, fail(ctx, err)
+	case n == 0:
+		return storage.RefreshToken{}, fmt.Errorf("%w: grant of the refresh token", storage.ErrNotFound)
+	}
+	rt, err := decode[storage.RefreshToken](key, raw)
+	if err == nil && f[2] == "1" {
+		err = fmt.Errorf("%w: refresh token", storage.ErrConsumed)
+	}
+	return rt, err
+}
+
+// RotateRefreshToken atomically marks oldHash used and stores next, which
+// must belong to the same grant. If oldHash was already used it revokes
+// the grant and returns storage.ErrConsumed; if it or its grant is gone it
+// returns storage.ErrNotFound.
+func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next storage.RefreshToken) error {
+	next.TenantID = tenantID
+	raw, err := encode(next)
+	if err != nil {
+		return err
+	}
+	keys := []string{tkey(tenantID, "refresh", oldHash), tkey(tenantID, "refresh", next.Hash), tkey(tenantID, "grant", next.GrantID)}
+	switch n, err := s.eval(ctx, rotate, keys, next.GrantID, raw, s.ttl(next.ExpiresAt).Milliseconds()); {
+	case err != nil:
+		return err
+	case n == 0:
+		return fmt.Errorf("%w: refresh token or its grant", storage.ErrNotFound)
+	case n == -1:
+		return fmt.Errorf("%w: refresh token replayed, grant %s revoked", storage.ErrConsumed, next.GrantID)
+	case n == -2:
+		return fmt.Errorf("redisstore: refresh token %s does not belong to grant %s", oldHash, next.GrantID)
+	}
+	return nil
+}
+
+// RevokeAccessToken denies the access token with jti until until.
+func (s *Store) RevokeAccessToken(ctx context.Context, tenantID, jti string, until time.Time) error {
+	return fail(ctx, s.rdb.Set(ctx, tkey(tenantID, "revoked", jti), "1", s.ttl(until)).Err())
+}
+
+// TokenActive reports, in one round trip, whether the grant still exists
+// and jti has not been revoked.
+func (s *Store) TokenActive(ctx context.Context, tenantID, grantID, jti string) (bool, error) {
+	var grant, revoked *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		grant = p.Exists(ctx, tkey(tenantID, "grant", grantID))
+		revoked = p.Exists(ctx, tkey(tenantID, "revoked", jti))
+		return nil
+	})
+	if err != nil {
+		return false, fail(ctx, err)
+	}
+	return grant.Val() == 1 && revoked.Val() == 0, nil
+}
+
+// CreateSession stores sess until sess.ExpiresAt.
+func (s *Store) CreateSession(ctx context.Context, tenantID string, sess storage.Session) error {
+	sess.TenantID = tenantID
+	_, err := s.putIndexed(ctx, tkey(tenantID, "session", sess.Hash), tkey(tenantID, "user-sessions", sess.UserID), sess.Hash, sess, sess.ExpiresAt, false)
+	return err
+}
+
+// GetSession returns storage.ErrNotFound if the session does not exist or
+// expired.
+func (s *Store) GetSession(ctx context.Context, tenantID, hash string) (storage.Session, error) {
+	return get[storage.Session](ctx, s, tkey(tenantID, "session", hash))
+}
+
+// DeleteSession deletes one session; a missing one is not an error.
+func (s *Store) DeleteSession(ctx context.Context, tenantID, hash string) error {
+	sess, err := s.GetSession(ctx, tenantID, hash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.deleteSessions(ctx, tenantID, sess.UserID, []string{hash})
+}
+
+// DeleteUserSessions deletes every session of the user.
+func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string) error {
+	hashes, err := s.rdb.ZRange(ctx, tkey(tenantID, "user-sessions", userID), 0, -1).Result()
+	if err != nil || len(hashes) == 0 {
+		return fail(ctx, err)
+	}
+	return s.deleteSessions(ctx, tenantID, userID, hashes)
+}
+
+// deleteSessions deletes the user's sessions hashes and their index
+// entries; a session created meanwhile keeps its own.
+func (s *Store) deleteSessions(ctx context.Context, tenantID, userID string, hashes []string) error {
+	keys, members := make([]string, len(hashes)), make([]any, len(hashes))
+	for i, h := range hashes {
+		keys[i], members[i] = tkey(tenantID, "session", h), h
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keys...)
+		p.ZRem(ctx, tkey(tenantID, "user-sessions", userID), members...)
+		return nil
+	})
+	return fail(ctx, err)
+}
+
+// Hit increments the counter and returns the new count; the window starts
+// at the first hit and the counter vanishes when it ends.
+func (s *Store) Hit(ctx context.Context, tenantID, key string, window time.Duration) (int64, error) {
+	k := tkey(tenantID, "counter", key)
+	var n *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, k, 0, atLeastMS(window)) // starts the window on the first hit only
+		n = p.Incr(ctx, k)
+		return nil
+	})
+	if err != nil {
+		return 0, fail(ctx, err)
+	}
+	return n.Val(), nil
+}
+
+// Count returns the counter's current value (0 when none).
+func (s *Store) Count(ctx context.Context, tenantID, key string) (int64, error) {
+	n, err := s.rdb.Get(ctx, tkey(tenantID, "counter", key)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, fail(ctx, err)
+}
+
+// ResetCounter deletes the counter.
+func (s *Store) ResetCounter(ctx context.Context, tenantID, key string) error {
+	return fail(ctx, s.rdb.Del(ctx, tkey(tenantID, "counter", key)).Err())
+}
