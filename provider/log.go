@@ -19,4 +19,4 @@ func (l logHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (l logHandler) WithAttrs(a []slog.Attr) slog.Handler { return logHandler{l.Handler.WithAttrs(a)} }
-func (l logHandler) WithGroup(n string) slog.Handler       { return logHandler{l.Handler.WithGroup(n)} }
+func (l logHandler) WithGroup(n string) slog.Handler      { return logHandler{l.Handler.WithGroup(n)} }

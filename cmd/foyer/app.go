@@ -36,7 +36,7 @@ type app struct {
 	// stopRedis stops the embedded Redis (nil with an external one); tests
 	// use it to take the store away under a running server.
 	stopRedis func()
-	closers []func() error
+	closers   []func() error
 }
 
 func (a *app) Close() error {
@@ -227,7 +227,6 @@ func isHTTPLocalhost(u string) bool {
 	h := p.Hostname()
 	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
-
 
 // tokenMaxLifetime is the longest life of a signed token (ID and access
 // tokens live 1 h): how long a demoted signing key stays published.

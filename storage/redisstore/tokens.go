@@ -314,8 +314,11 @@ func (s *Store) Hit(ctx context.Context, tenantID, key string, window time.Durat
 	k := tkey(tenantID, "counter", key)
 	var n *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, k, 0, atLeastMS(window)) // starts the window on the first hit only
 		n = p.Incr(ctx, k)
+		// NX: only the hit that created the counter starts the window. A
+		// SET NX before the INCR instead could lose the TTL if the key
+		// expired between the two (Redis before 7.0 lets time pass in EXEC).
+		p.Do(ctx, "PEXPIRE", k, atLeastMS(window).Milliseconds(), "NX")
 		return nil
 	})
 	if err != nil {
