@@ -28,10 +28,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "foyer:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(os.Stdout, err.Error())
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "foyer:", err)
 		os.Exit(2)
 	}
 }
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch args[0] {
 	case "serve":
-		cfg, err := loadConfig(args[1:], getenv)
+		cfg, err := loadValidConfig(args[1:], getenv)
 		if err != nil {
 			return err
 		}
@@ -65,6 +67,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func loadValidConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg, err := loadConfig(args, getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	return cfg, err
 }
 
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
@@ -138,9 +148,12 @@ func rotateKeys(ctx context.Context, args []string, getenv func(string) string, 
 	if *tenant == "" {
 		return errors.New("--tenant is required")
 	}
-	cfg, err := loadConfig(rest, getenv)
+	cfg, err := loadValidConfig(rest, getenv)
 	if err != nil {
 		return err
+	}
+	if cfg.RedisURL == "" {
+		return errors.New("--redis-url (FOYER_REDIS_URL) is required: rotating the keys of an embedded store is pointless")
 	}
 	log := newLogger(stderr, cfg)
 	store, _, closers, err := openStore(ctx, cfg, log)
