@@ -158,7 +158,7 @@ func testConfig(t *testing.T) Config {
 		case "FOYER_REDIS_URL":
 			return os.Getenv("FOYER_TEST_REDIS_URL")
 		case "FOYER_KEK":
-			return "dGhpcyBpcyBhIHRlc3Qga2V5LWVuY3J5cHRpb24ga2U" // 32 bytes, base64url
+			return testKEKText // 32 bytes, base64url
 		}
 		return ""
 	})
