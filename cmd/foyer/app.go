@@ -54,21 +54,21 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*redisstore.S
 	var closers []func() error
 	var stop func()
 	if cfg.RedisURL == "" {
-		srv, c, err := redisstore.NewEmbedded()
+		e, err := redisstore.NewEmbedded()
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		log.Warn("no --redis-url: using an embedded in-process Redis; ALL STATE IS LOST ON EXIT")
-		client, stop = c, srv.Close
-		closers = append(closers, func() error { srv.Close(); return nil })
+		client, stop = e.Client, e.Server.Close
+		closers = append(closers, e.Close)
 	} else {
 		c, err := redisstore.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		client = c
+		closers = append(closers, client.Close)
 	}
-	closers = append(closers, client.Close)
 	return redisstore.New(client, redisstore.Config{}), stop, closers, nil
 }
 

@@ -26,7 +26,8 @@ type Config struct {
 	// FOYER_PUBLIC_URL; default "http://localhost:8080"), without a
 	// trailing slash.
 	PublicURL string
-	// RedisURL is redis://, rediss:// or unix:// (--redis-url,
+	// RedisURL is redis://, rediss://, unix://, redis+sentinel:// or
+	// redis+cluster:// (see storage/redisstore) (--redis-url,
 	// FOYER_REDIS_URL); empty runs the embedded in-process server.
 	RedisURL string
 	// SMTPURL is smtp:// (STARTTLS) or smtps:// (--smtp-url,
@@ -106,7 +107,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.SetOutput(new(bytes.Buffer)) // errors are returned, not printed
 	fs.StringVar(&c.Addr, "addr", ":8080", "listen `address` (FOYER_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "public base `URL`, never taken from Host headers (FOYER_PUBLIC_URL)")
-	fs.StringVar(&c.RedisURL, "redis-url", "", "redis://, rediss:// or unix:// `URL`; empty runs an embedded server whose state is lost on exit (FOYER_REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// `URL`; empty runs an embedded server whose state is lost on exit (FOYER_REDIS_URL)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "smtp:// (STARTTLS) or smtps:// `URL`; empty writes mail to the log (FOYER_SMTP_URL)")
 	fs.StringVar(&c.ConfigFile, "config", "", "provisioning YAML `file` applied at start (FOYER_CONFIG)")
 	fs.BoolVar(&c.Dev, "dev", false, "demo tenant, demo apps and token playground, for local use only (FOYER_DEV)")
@@ -215,7 +216,7 @@ func (c Config) Validate() error {
 		bad("public-url", "FOYER_PUBLIC_URL", "%s", why)
 	}
 	if c.RedisURL != "" {
-		if why := serviceURLProblem(c.RedisURL, "redis", "rediss", "unix"); why != "" {
+		if why := serviceURLProblem(c.RedisURL, "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"); why != "" {
 			bad("redis-url", "FOYER_REDIS_URL", "%s", why)
 		}
 	}

@@ -224,7 +224,7 @@ func TestValidate(t *testing.T) {
 		{"user info", func(c *Config) { c.PublicURL = "https://admin:hunter2@id.example.com" },
 			`--public-url (FOYER_PUBLIC_URL): "https://admin:xxxxx@id.example.com": must not contain user info`},
 		{"redis scheme", func(c *Config) { c.RedisURL = "memcached://u:hunter2@cache:11211" },
-			`--redis-url (FOYER_REDIS_URL): "memcached://u:xxxxx@cache:11211": scheme must be redis:// or rediss:// or unix://`},
+			`--redis-url (FOYER_REDIS_URL): "memcached://u:xxxxx@cache:11211": scheme must be redis:// or rediss:// or unix:// or redis+sentinel:// or rediss+sentinel:// or redis+cluster:// or rediss+cluster://`},
 		{"redis host", func(c *Config) { c.RedisURL = "redis://" },
 			`--redis-url (FOYER_REDIS_URL): "redis:": needs a host`},
 		{"unix path", func(c *Config) { c.RedisURL = "unix://" },
