@@ -70,7 +70,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]storage.Tenant, error) {
 	}
 	// A name claimed by a create still running, or that failed without
 	// releasing it, has no tenant: getAll skips it.
-	ts, _, err := getAll[storage.Tenant](ctx, s, keys)
+	ts, err := getAll[storage.Tenant](ctx, s, keys)
 	return ts, err
 }
 
@@ -172,7 +172,7 @@ func listSorted[T any](ctx context.Context, s *Store, tenantID, set, prefix stri
 	for i, id := range ids {
 		keys[i] = tkey(tenantID, prefix, id)
 	}
-	vs, _, err := getAll[T](ctx, s, keys)
+	vs, err := getAll[T](ctx, s, keys)
 	return vs, err
 }
 
@@ -207,7 +207,7 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u storage.User,
 	case n == 0:
 		return fmt.Errorf("%w: user %s", storage.ErrExists, u.ID)
 	case n < 0:
-		return fmt.Errorf("%w: %s", storage.ErrExists, kind(keys[-n]))
+		return fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n]))
 	}
 	return nil
 }

@@ -16,7 +16,12 @@
 // and password in the URL authenticate to the sentinels; username= and
 // password= options authenticate to the master. Options are go-redis's
 // (redis.ParseURL, redis.ParseFailoverURL, redis.ParseClusterURL).
-// NewEmbedded starts the in-process server instead.
+// The store needs Redis 7.0 or later (or a compatible server such as
+// Valkey).
+//
+// NewEmbedded starts the in-process server instead: miniredis, on a
+// loopback port. Its state is lost on exit and its keys expire up to a
+// quarter of a second late.
 //
 // # Key layout
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -70,17 +72,62 @@ func parseURL(rawURL string) (redis.UniversalClient, error) {
 	return c, nil
 }
 
-// NewEmbedded starts an in-process Redis-compatible server (miniredis) on a
-// free loopback port and returns it with a client. Its TTLs follow the
-// server's clock (the wall clock unless set with SetTime). State lives in
-// memory only and is lost when the server closes. The caller closes the
-// client and then the server.
-func NewEmbedded() (*miniredis.Miniredis, redis.UniversalClient, error) {
+// Embedded is an in-process Redis-compatible server (miniredis) and a
+// client connected to it, for running Foyer without a Redis deployment.
+// State lives in memory only and is lost on Close. Keys expire up to
+// expireEvery late: the server's TTLs advance on a ticker, not on every
+// command, because miniredis visits every key to expire any.
+type Embedded struct {
+	// Server is the server; tests may drive its TTLs with FastForward.
+	Server *miniredis.Miniredis
+	// Client is connected to Server.
+	Client redis.UniversalClient
+
+	stop chan struct{}
+	once sync.Once
+}
+
+// expireEvery is how often the embedded server's TTLs advance.
+const expireEvery = 250 * time.Millisecond
+
+// NewEmbedded starts an embedded server on a free loopback port.
+func NewEmbedded() (*Embedded, error) {
 	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
 	if err := m.Start(); err != nil {
-		return nil, nil, fmt.Errorf("redisstore: start the embedded server: %w", err)
+		return nil, fmt.Errorf("redisstore: start the embedded server: %w", err)
 	}
-	// Retrying a refused dial to an in-process server only delays the error.
-	return m, redis.NewClient(&redis.Options{Addr: m.Addr(), DialerRetries: 1}), nil
+	e := &Embedded{
+		Server: m,
+		// Retrying a refused dial to an in-process server only delays the
+		// error.
+		Client: redis.NewClient(&redis.Options{Addr: m.Addr(), DialerRetries: 1}),
+		stop:   make(chan struct{}),
+	}
+	go e.expire()
+	return e, nil
+}
+
+func (e *Embedded) expire() {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case now := <-t.C:
+			e.Server.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// Close closes the client and the server.
+func (e *Embedded) Close() error {
+	e.once.Do(func() {
+		close(e.stop)
+		e.Client.Close()
+		e.Server.Close()
+	})
+	return nil
 }

@@ -30,32 +30,30 @@ var layout = regexp.MustCompile(`^foyer:\{(g|t:[^{}]+)\}:[a-z-]+(:|$)`)
 
 func TestEmbedded(t *testing.T) {
 	storagetest.RunHarness(t, func(t *testing.T) storagetest.Harness {
-		m, c, err := NewEmbedded()
+		e, err := NewEmbedded()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			c.Close()
-			m.Close()
-			for _, k := range m.Keys() {
+			e.Close()
+			for _, k := range e.Server.Keys() {
 				if !layout.MatchString(k) {
 					t.Errorf("key %q is outside the documented layout", k)
 				}
 			}
 		})
-		clock := &fakeClock{m: m, now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-		m.SetTime(clock.now)
+		clock := &fakeClock{m: e.Server, now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 		return storagetest.Harness{
-			Store:   New(c, Config{Clock: clock.Now}),
+			Store:   New(e.Client, Config{Clock: clock.Now}),
 			Now:     clock.Now,
 			Advance: clock.Advance,
-			Stop:    m.Close,
+			Stop:    e.Server.Close,
 		}
 	})
 }
 
-// fakeClock is the store's clock and the embedded server's, advanced by
-// the suite.
+// fakeClock is the store's clock; advancing it fast-forwards the embedded
+// server's TTLs.
 type fakeClock struct {
 	mu  sync.Mutex
 	m   *miniredis.Miniredis
@@ -72,7 +70,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	c.m.SetTime(c.now)
+	c.m.FastForward(d)
 }
 
 func TestRedis(t *testing.T) {
@@ -218,21 +216,16 @@ func must(t testing.TB, err error) {
 // benchStore returns a store on FOYER_TEST_REDIS_URL or, without it, on
 // the embedded server.
 func benchStore(b *testing.B) *Store {
-	var (
-		c   redis.UniversalClient
-		err error
-	)
 	if url := os.Getenv(redisURLEnv); url != "" {
-		c, err = Open(b.Context(), url)
-	} else {
-		var m *miniredis.Miniredis
-		if m, c, err = NewEmbedded(); err == nil {
-			b.Cleanup(m.Close)
-		}
+		c, err := Open(b.Context(), url)
+		must(b, err)
+		b.Cleanup(func() { c.Close() })
+		return New(c, Config{})
 	}
+	e, err := NewEmbedded()
 	must(b, err)
-	b.Cleanup(func() { c.Close() })
-	return New(c, Config{})
+	b.Cleanup(func() { e.Close() })
+	return New(e.Client, Config{})
 }
 
 func benchGrant(b *testing.B, s *Store, tenantID string) storage.Grant {

@@ -10,7 +10,7 @@ import "github.com/redis/go-redis/v9"
 // unique index keys with it.
 //
 // KEYS[1] value; KEYS[2..] index keys, each claimed ('+') or released ('-')
-// as ARGV[i+2] says. ARGV[1] expected value ('' for none); ARGV[2] new
+// as ARGV[i+2] says. ARGV[1] expected value (empty for none); ARGV[2] new
 // value; ARGV[3] owner stored in the index keys.
 // Returns 1 swapped, 0 value changed, 1-i KEYS[i] held by another owner.
 var casScript = redis.NewScript(`
@@ -35,7 +35,7 @@ return 1
 // createUser stores a new user, its password hash and its index keys.
 //
 // KEYS[1] user; KEYS[2] password; KEYS[3] set of user IDs; KEYS[4..]
-// unique index keys. ARGV[1] user JSON; ARGV[2] password hash ('' for
+// unique index keys. ARGV[1] user JSON; ARGV[2] password hash (empty for
 // none); ARGV[3] user ID.
 // Returns 1 created, 0 ID taken, 1-i KEYS[i] taken.
 var createUser = redis.NewScript(`
@@ -52,7 +52,7 @@ return 1
 
 // setPassword replaces a user's password hash.
 //
-// KEYS[1] user; KEYS[2] password. ARGV[1] hash ('' removes it).
+// KEYS[1] user; KEYS[2] password. ARGV[1] hash (empty removes it).
 // Returns 1 done, 0 no such user.
 var setPassword = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

@@ -66,7 +66,7 @@ func fail(ctx context.Context, err error) error {
 		return storage.ErrNotFound
 	default:
 		storage.RecordFailure(ctx)
-		return fmt.Errorf("%w: redis: %w", storage.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 }
 
@@ -82,10 +82,10 @@ func tkey(tenantID string, parts ...string) string {
 	return "foyer:{t:" + tenantID + "}:" + strings.Join(parts, ":")
 }
 
-// kind returns the kind of a tenant-scoped key: "mail" for
+// keyKind returns the kind of a tenant-scoped key: "mail" for
 // foyer:{t:T}:mail:a@b.example. Error messages name it instead of the key,
 // which may hold personal data.
-func kind(key string) string {
+func keyKind(key string) string {
 	_, rest, _ := strings.Cut(key, "}:")
 	k, _, _ := strings.Cut(rest, ":")
 	return k
@@ -150,38 +150,38 @@ func get[T any](ctx context.Context, s *Store, key string) (T, error) {
 	return decode[T](key, raw)
 }
 
-// getAll returns the JSON values at keys in one round trip per node,
-// skipping missing ones, whose positions it returns in missing.
-func getAll[T any](ctx context.Context, s *Store, keys []string) (vals []T, missing []int, err error) {
+// getAll returns the JSON values at keys, skipping missing ones, in one
+// round trip per node.
+func getAll[T any](ctx context.Context, s *Store, keys []string) ([]T, error) {
 	if len(keys) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	cmds := make([]*redis.StringCmd, len(keys))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, k)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, fail(ctx, err)
+		return nil, fail(ctx, err)
 	}
+	var vals []T
 	for i, c := range cmds {
 		raw, err := c.Result()
 		if errors.Is(err, redis.Nil) {
-			missing = append(missing, i)
 			continue
 		}
 		if err != nil {
-			return nil, nil, fail(ctx, err)
+			return nil, fail(ctx, err)
 		}
 		v, err := decode[T](keys[i], raw)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		vals = append(vals, v)
 	}
-	return vals, missing, nil
+	return vals, nil
 }
 
 // cas is a compare-and-swap update of the JSON value at key, optionally
@@ -204,6 +204,13 @@ type cas[T any] struct {
 func (c cas[T]) apply(ctx context.Context, s *Store, fn func(*T) error) (T, error) {
 	var zero T
 	for attempt := range s.maxRetries {
+		if attempt > 0 {
+			// The value changed since it was read: back off for a random
+			// while, so that writers racing for the key spread out.
+			if err := sleep(ctx, rand.N(min(time.Millisecond<<attempt, 64*time.Millisecond))); err != nil {
+				return zero, fail(ctx, err)
+			}
+		}
 		raw, err := s.rdb.Get(ctx, c.key).Result()
 		if errors.Is(err, redis.Nil) && c.orZero {
 			raw, err = "", nil // no stored JSON value is empty
@@ -248,12 +255,7 @@ func (c cas[T]) apply(ctx context.Context, s *Store, fn func(*T) error) (T, erro
 		case n == 1:
 			return v, nil
 		case n < 0:
-			return zero, fmt.Errorf("%w: %s", storage.ErrExists, kind(keys[-n]))
-		}
-		// Changed since read: back off for a random while so that writers
-		// racing for the key spread out, then retry on the new value.
-		if err := sleep(ctx, rand.N(time.Duration(attempt+1)*time.Millisecond)); err != nil {
-			return zero, fail(ctx, err)
+			return zero, fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n]))
 		}
 	}
 	return zero, fmt.Errorf("%w: %s after %d attempts", storage.ErrConflict, c.key, s.maxRetries)

@@ -66,6 +66,9 @@ func (s *Store) PutOnce(ctx context.Context, tenantID, kind, id string, value []
 // nothing is stored or the value expired.
 func (s *Store) TakeOnce(ctx context.Context, tenantID, kind, id string, keep time.Duration) ([]byte, error) {
 	res, err := takeOnce.Run(ctx, s.rdb, []string{tkey(tenantID, "once", kind, id)}, max(keep.Milliseconds(), 0)).Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("takeOnce replied %v", res)
+	}
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
@@ -168,7 +171,7 @@ func (s *Store) UserGrants(ctx context.Context, tenantID, userID string) ([]stor
 	for i, id := range ids {
 		keys[i] = tkey(tenantID, "grant", id)
 	}
-	gs, _, err := getAll[storage.Grant](ctx, s, keys)
+	gs, err := getAll[storage.Grant](ctx, s, keys)
 	return gs, err
 }
 

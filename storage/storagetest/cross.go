@@ -307,7 +307,7 @@ func testExpiry(t *testing.T, h *Harness) {
 // storage.ErrConflict, and returns the errors.
 func hammer(n int, call func(i int) error) (errs []error, conflicts int64) {
 	var (
-		wg  sync.WaitGroup
+		wg   sync.WaitGroup
 		lost atomic.Int64
 	)
 	errs = make([]error, n)
