@@ -70,8 +70,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]storage.Tenant, error) {
 	}
 	// A name claimed by a create still running, or that failed without
 	// releasing it, has no tenant: getAll skips it.
-	ts, err := getAll[storage.Tenant](ctx, s, keys)
-	return ts, err
+	return getAll[storage.Tenant](ctx, s, keys)
 }
 
 // AddDomain marks domain verified in the tenant; it is idempotent for the
@@ -172,8 +171,7 @@ func listSorted[T any](ctx context.Context, s *Store, tenantID, set, prefix stri
 	for i, id := range ids {
 		keys[i] = tkey(tenantID, prefix, id)
 	}
-	vs, err := getAll[T](ctx, s, keys)
-	return vs, err
+	return getAll[T](ctx, s, keys)
 }
 
 // userIndexes returns the unique index keys a user holds: its mail, when

@@ -98,9 +98,9 @@ func NewEmbedded() (*Embedded, error) {
 	}
 	e := &Embedded{
 		Server: m,
-		// Retrying a refused dial to an in-process server only delays the
-		// error.
-		Client: redis.NewClient(&redis.Options{Addr: m.Addr(), DialerRetries: 1}),
+		// The server is in-process: a failed dial or command is final, and
+		// retrying it only delays the error.
+		Client: redis.NewClient(&redis.Options{Addr: m.Addr(), DialerRetries: 1, MaxRetries: -1}),
 		stop:   make(chan struct{}),
 	}
 	go e.expire()

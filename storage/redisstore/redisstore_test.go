@@ -52,6 +52,22 @@ func TestEmbedded(t *testing.T) {
 	})
 }
 
+// TestEmbeddedExpires checks that the embedded server expires keys on real
+// time, which the suite replaces with a fake clock.
+func TestEmbeddedExpires(t *testing.T) {
+	e, err := NewEmbedded()
+	must(t, err)
+	defer e.Close()
+	must(t, e.Client.Set(t.Context(), "k", "v", 100*time.Millisecond).Err())
+	deadline := time.Now().Add(100*time.Millisecond + 2*expireEvery)
+	for e.Server.Exists("k") {
+		if time.Now().After(deadline) {
+			t.Fatal("the key outlived its TTL by more than expireEvery")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // fakeClock is the store's clock; advancing it fast-forwards the embedded
 // server's TTLs.
 type fakeClock struct {
@@ -201,7 +217,7 @@ func TestOpen(t *testing.T) {
 	addr := m.Addr()
 	m.Close()
 	ctx, tracker := storage.TrackFailures(t.Context())
-	if _, err := Open(ctx, "redis://"+addr); !errors.Is(err, storage.ErrUnavailable) || !tracker.Failed() {
+	if _, err := Open(ctx, "redis://"+addr+"?max_retries=-1"); !errors.Is(err, storage.ErrUnavailable) || !tracker.Failed() {
 		t.Errorf("Open of a closed server = %v (tracked %v), want storage.ErrUnavailable, tracked", err, tracker.Failed())
 	}
 }
@@ -230,7 +246,10 @@ func benchStore(b *testing.B) *Store {
 
 func benchGrant(b *testing.B, s *Store, tenantID string) storage.Grant {
 	now := time.Now()
-	g := storage.Grant{ID: fmt.Sprint("grant-", now.UnixNano()), UserID: "alice", ClientID: "app", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	g := storage.Grant{
+		ID: fmt.Sprint("grant-", now.UnixNano()), UserID: "alice", ClientID: "app",
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+	}
 	must(b, s.CreateGrant(b.Context(), tenantID, g))
 	return g
 }
@@ -239,7 +258,10 @@ func benchTenant() string { return fmt.Sprint("bench-", time.Now().UnixNano()) }
 
 func BenchmarkGetApp(b *testing.B) {
 	s, tn := benchStore(b), benchTenant()
-	a := storage.App{ClientID: tn + "-client", DisplayName: "App", RedirectURIs: []string{"https://app.example/cb"}, AllowedScopes: []string{"openid"}}
+	a := storage.App{
+		ClientID: tn + "-client", DisplayName: "App",
+		RedirectURIs: []string{"https://app.example/cb"}, AllowedScopes: []string{"openid"},
+	}
 	must(b, s.CreateApp(b.Context(), tn, a))
 	for b.Loop() {
 		if _, err := s.GetApp(b.Context(), tn, a.ClientID); err != nil {
@@ -264,7 +286,10 @@ func BenchmarkTakeOnce(b *testing.B) {
 func BenchmarkRotateRefreshToken(b *testing.B) {
 	s, tn, ctx := benchStore(b), benchTenant(), b.Context()
 	g := benchGrant(b, s, tn)
-	rt := storage.RefreshToken{Hash: "rt", GrantID: g.ID, UserID: g.UserID, ClientID: g.ClientID, Scopes: []string{"openid"}, ExpiresAt: g.ExpiresAt}
+	rt := storage.RefreshToken{
+		Hash: "rt", GrantID: g.ID, UserID: g.UserID, ClientID: g.ClientID,
+		Scopes: []string{"openid"}, ExpiresAt: g.ExpiresAt,
+	}
 	must(b, s.SaveRefreshToken(ctx, tn, rt))
 	i := 0
 	for b.Loop() {

@@ -98,7 +98,8 @@ func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any
 // the ID is taken.
 func (s *Store) CreateGrant(ctx context.Context, tenantID string, g storage.Grant) error {
 	g.TenantID = tenantID
-	ok, err := s.putIndexed(ctx, tkey(tenantID, "grant", g.ID), tkey(tenantID, "user-grants", g.UserID), g.ID, g, g.ExpiresAt, true)
+	key, index := tkey(tenantID, "grant", g.ID), tkey(tenantID, "user-grants", g.UserID)
+	ok, err := s.putIndexed(ctx, key, index, g.ID, g, g.ExpiresAt, true)
 	if err == nil && !ok {
 		return fmt.Errorf("%w: grant %s", storage.ErrExists, g.ID)
 	}
@@ -171,8 +172,7 @@ func (s *Store) UserGrants(ctx context.Context, tenantID, userID string) ([]stor
 	for i, id := range ids {
 		keys[i] = tkey(tenantID, "grant", id)
 	}
-	gs, err := getAll[storage.Grant](ctx, s, keys)
-	return gs, err
+	return getAll[storage.Grant](ctx, s, keys)
 }
 
 // SaveRefreshToken stores rt until rt.ExpiresAt.
@@ -265,7 +265,8 @@ func (s *Store) TokenActive(ctx context.Context, tenantID, grantID, jti string) 
 // CreateSession stores sess until sess.ExpiresAt.
 func (s *Store) CreateSession(ctx context.Context, tenantID string, sess storage.Session) error {
 	sess.TenantID = tenantID
-	_, err := s.putIndexed(ctx, tkey(tenantID, "session", sess.Hash), tkey(tenantID, "user-sessions", sess.UserID), sess.Hash, sess, sess.ExpiresAt, false)
+	key, index := tkey(tenantID, "session", sess.Hash), tkey(tenantID, "user-sessions", sess.UserID)
+	_, err := s.putIndexed(ctx, key, index, sess.Hash, sess, sess.ExpiresAt, false)
 	return err
 }
 

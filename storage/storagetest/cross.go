@@ -293,7 +293,7 @@ func testExpiry(t *testing.T, h *Harness) {
 	}{
 		{"start", 0, func(i int) func(*testing.T) { return tests[i].start }},
 		{"halfway", ttl / 2, func(i int) func(*testing.T) { return tests[i].mid }},
-		{"after", ttl * 7 / 10, func(i int) func(*testing.T) { return tests[i].end }},
+		{"after", ttl * 8 / 10, func(i int) func(*testing.T) { return tests[i].end }},
 	}
 	for _, p := range phases {
 		h.Advance(p.advance)
