@@ -38,7 +38,12 @@ type Config struct {
 	// Pages serves browser pages; HandlesPages says which paths.
 	Pages        TenantHandler
 	HandlesPages func(rel string) bool
-	Logger       *slog.Logger
+	// DevMailbox, when set (--dev only), is served at /dev/mailbox.
+	DevMailbox http.Handler
+	// Graph serves the Graph-style API under /v1.0/ (provider/graph);
+	// nil leaves those paths unrouted.
+	Graph  http.Handler
+	Logger *slog.Logger
 }
 
 // New returns the application's handler.
@@ -63,6 +68,12 @@ func New(cfg Config) http.Handler {
 		c.String(http.StatusOK, "ready\n")
 	})
 	r.StaticFS("/static", http.FS(templates.Static()))
+	if cfg.Graph != nil {
+		r.Any("/v1.0/*path", gin.WrapH(cfg.Graph))
+	}
+	if cfg.DevMailbox != nil {
+		r.GET("/dev/mailbox", gin.WrapH(cfg.DevMailbox))
+	}
 	r.Any("/:tenant/v2.0/*rest", func(c *gin.Context) {
 		rel := c.Param("rest")
 		var h TenantHandler

@@ -12,7 +12,14 @@ const (
 	External TenantKind = "external"
 	// Workforce is an organisation directory joined through verified domains.
 	Workforce TenantKind = "workforce"
+	// System is the common issuer's tenant (ID CommonTenantID): it holds the
+	// common issuer's keys, sessions and grants, never users or apps.
+	System TenantKind = "system"
 )
+
+// CommonTenantID is the ID (and name) of the system tenant behind the
+// multi-tenant issuer B/common/v2.0.
+const CommonTenantID = "common"
 
 // Tenant is a directory with its own users, apps, keys, domains and policy.
 type Tenant struct {
@@ -145,53 +152,62 @@ type AuthRequest struct {
 	// under; fixed at creation so a replayed code can revoke them.
 	GrantID string `json:"grantId"`
 	// Set when the user has authenticated (and consented).
-	UserID   string    `json:"userId,omitempty"`
-	AuthTime time.Time `json:"authTime,omitempty"`
-	AMR      []string  `json:"amr,omitempty"`
-	Done     bool      `json:"done"`
+	UserID string `json:"userId,omitempty"`
+	// HomeTenantID is the tenant the user lives in when it differs from
+	// TenantID (the issuer's tenant): requests on the common issuer.
+	HomeTenantID string    `json:"homeTenantId,omitempty"`
+	AuthTime     time.Time `json:"authTime,omitempty"`
+	AMR          []string  `json:"amr,omitempty"`
+	Done         bool      `json:"done"`
 }
 
 // Grant is one authorization of an app by a user: every access and refresh
 // token issued from one code exchange belongs to one grant. Deleting the
 // grant revokes all of them at once.
 type Grant struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenantId"`
-	UserID    string    `json:"userId"`
-	ClientID  string    `json:"clientId"`
-	Scopes    []string  `json:"scopes"`
-	AuthTime  time.Time `json:"authTime"`
-	AMR       []string  `json:"amr,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"` // absolute end of the grant
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	// HomeTenantID is the user's tenant when it differs from TenantID.
+	HomeTenantID string    `json:"homeTenantId,omitempty"`
+	UserID       string    `json:"userId"`
+	ClientID     string    `json:"clientId"`
+	Scopes       []string  `json:"scopes"`
+	AuthTime     time.Time `json:"authTime"`
+	AMR          []string  `json:"amr,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	ExpiresAt    time.Time `json:"expiresAt"` // absolute end of the grant
 }
 
 // RefreshToken is one refresh token of a grant, stored under the SHA-256 of
 // its value. Rotation marks it used and stores its successor.
 type RefreshToken struct {
-	Hash      string    `json:"hash"` // hex SHA-256 of the token
-	GrantID   string    `json:"grantId"`
-	TenantID  string    `json:"tenantId"`
-	UserID    string    `json:"userId"`
-	ClientID  string    `json:"clientId"`
-	Scopes    []string  `json:"scopes"`
-	Audience  []string  `json:"audience"`
-	AuthTime  time.Time `json:"authTime"`
-	AMR       []string  `json:"amr,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
+	Hash     string `json:"hash"` // hex SHA-256 of the token
+	GrantID  string `json:"grantId"`
+	TenantID string `json:"tenantId"`
+	// HomeTenantID is the user's tenant when it differs from TenantID.
+	HomeTenantID string    `json:"homeTenantId,omitempty"`
+	UserID       string    `json:"userId"`
+	ClientID     string    `json:"clientId"`
+	Scopes       []string  `json:"scopes"`
+	Audience     []string  `json:"audience"`
+	AuthTime     time.Time `json:"authTime"`
+	AMR          []string  `json:"amr,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	ExpiresAt    time.Time `json:"expiresAt"`
 }
 
 // Session is a browser's SSO session in one tenant, stored under the
 // SHA-256 of the cookie value.
 type Session struct {
-	Hash      string    `json:"hash"`
-	TenantID  string    `json:"tenantId"`
-	UserID    string    `json:"userId"`
-	AuthTime  time.Time `json:"authTime"`
-	AMR       []string  `json:"amr"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
+	Hash     string `json:"hash"`
+	TenantID string `json:"tenantId"`
+	// HomeTenantID is the user's tenant when it differs from TenantID.
+	HomeTenantID string    `json:"homeTenantId,omitempty"`
+	UserID       string    `json:"userId"`
+	AuthTime     time.Time `json:"authTime"`
+	AMR          []string  `json:"amr"`
+	CreatedAt    time.Time `json:"createdAt"`
+	ExpiresAt    time.Time `json:"expiresAt"`
 }
 
 // SigningKey is one of a tenant's signing keys, its private part encrypted
@@ -218,3 +234,72 @@ const (
 	KeyCurrent  = "current"
 	KeyPrevious = "previous"
 )
+
+// Flow kinds.
+const (
+	FlowSignUp        = "signUp"
+	FlowPasswordReset = "passwordReset"
+)
+
+// Flow is a server-side, multi-step browser flow bound to one tenant and one
+// address: self-service sign-up or password reset by email code. Every step
+// reads and advances it with compare-and-swap, so skipping or replaying a
+// step is refused.
+type Flow struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	Kind     string `json:"kind"` // FlowSignUp or FlowPasswordReset
+	// Path is "app" (an app's sign-up flow) or "join" (domain join through
+	// the common issuer).
+	Path string `json:"path,omitempty"`
+	// AuthRequestID is the authorization request the flow completes, if any.
+	AuthRequestID string `json:"authRequestId,omitempty"`
+	ClientID      string `json:"clientId,omitempty"`
+	// Email is the normalised address being proven.
+	Email string `json:"email,omitempty"`
+	// Step is "email", "code", "profile" or "done".
+	Step string `json:"step"`
+	// CodeHash is the HMAC (hex) of the current code; never the code.
+	CodeHash      string    `json:"codeHash,omitempty"`
+	CodeIssuedAt  time.Time `json:"codeIssuedAt,omitzero"`
+	CodeExpiresAt time.Time `json:"codeExpiresAt,omitzero"`
+	// CodeAttempts counts wrong submissions of the current code;
+	// FlowAttempts counts them over the whole flow (a resend never resets it).
+	CodeAttempts int `json:"codeAttempts"`
+	FlowAttempts int `json:"flowAttempts"`
+	CodesSent    int `json:"codesSent"`
+	// Data carries step results (e.g. the home tenant of a domain join).
+	Data      map[string]string `json:"data,omitempty"`
+	CreatedAt time.Time         `json:"createdAt"`
+}
+
+// AuditEvent is one entry of a tenant's audit log (Graph directoryAudit
+// shaped when served).
+type AuditEvent struct {
+	// ID is assigned by the store (stream entry ID); empty when appending.
+	ID       string    `json:"id,omitempty"`
+	Time     time.Time `json:"activityDateTime"`
+	Activity string    `json:"activityDisplayName"` // e.g. "signUpAttempt", "codeSent", "userCreated"
+	Category string    `json:"category"`            // "UserManagement", "Policy", "Authentication"
+	Result   string    `json:"result"`              // "success" or "failure"
+	// Reason is the stable reason code of a refusal or failure.
+	Reason string `json:"resultReason,omitempty"`
+	// Actor is who did it: a user ID, an app's client ID, or "anonymous".
+	Actor string `json:"initiatedBy"`
+	// Target is what it was done to: a user ID, a masked address, a policy.
+	Target     string            `json:"target,omitempty"`
+	RequestID  string            `json:"correlationId,omitempty"`
+	Properties map[string]string `json:"additionalDetails,omitempty"`
+}
+
+// Consent is a user's delegated permission grant to an app (Graph
+// oauth2PermissionGrant): the scopes the user agreed the app may use.
+type Consent struct {
+	ID          string    `json:"id"`
+	TenantID    string    `json:"tenantId"`
+	ClientID    string    `json:"clientId"`
+	UserID      string    `json:"principalId"`
+	Scopes      []string  `json:"scopes"`
+	ConsentType string    `json:"consentType"` // "Principal"
+	CreatedAt   time.Time `json:"createdDateTime"`
+}

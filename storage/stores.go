@@ -175,6 +175,48 @@ type Store interface {
 	Sessions
 	Keys
 	Counters
+	Flows
+	Audit
+	Consents
 	// Ping returns ErrUnavailable if the backend cannot be reached.
 	Ping(ctx context.Context) error
+}
+
+// Flows stores sign-up and password-reset flows.
+type Flows interface {
+	// CreateFlow stores f for ttl; ErrExists if the ID is taken.
+	CreateFlow(ctx context.Context, tenantID string, f Flow, ttl time.Duration) error
+	// GetFlow returns ErrNotFound if the flow does not exist or expired.
+	GetFlow(ctx context.Context, tenantID, id string) (Flow, error)
+	// UpdateFlow is compare-and-swap and keeps the remaining TTL; fn may
+	// not change ID. Concurrent updaters never both apply from the same
+	// state, so a counter incremented in fn is never lost and a step
+	// advanced in fn is advanced once.
+	UpdateFlow(ctx context.Context, tenantID, id string, fn func(*Flow) error) (Flow, error)
+	// DeleteFlow deletes it; a missing one is not an error.
+	DeleteFlow(ctx context.Context, tenantID, id string) error
+}
+
+// Audit is a tenant's append-only audit log, capped to its newest entries.
+type Audit interface {
+	// AppendAudit adds e (its ID is assigned) and returns the stored ID.
+	AppendAudit(ctx context.Context, tenantID string, e AuditEvent) (string, error)
+	// ListAudit returns at most limit events, newest first, older than
+	// the event ID before ("" for the newest).
+	ListAudit(ctx context.Context, tenantID string, limit int, before string) ([]AuditEvent, error)
+}
+
+// Consents stores users' permission grants to apps, one per user and app.
+type Consents interface {
+	// PutConsent stores c for (c.UserID, c.ClientID), adding its scopes to
+	// any already granted; the first grant's ID and CreatedAt are kept. It
+	// returns the stored consent.
+	PutConsent(ctx context.Context, tenantID string, c Consent) (Consent, error)
+	// GetConsent returns ErrNotFound if the user granted the app nothing.
+	GetConsent(ctx context.Context, tenantID, userID, clientID string) (Consent, error)
+	// ListConsents lists the user's consents, sorted by client ID.
+	ListConsents(ctx context.Context, tenantID, userID string) ([]Consent, error)
+	// DeleteConsent deletes the user's consent with that ID and returns it;
+	// ErrNotFound if the user has none with that ID.
+	DeleteConsent(ctx context.Context, tenantID, userID, consentID string) (Consent, error)
 }

@@ -107,3 +107,53 @@ type ConsentPage struct {
 func (s *Set) Consent(w io.Writer, p ConsentPage) error {
 	return render(w, s.consent, p)
 }
+
+// FormField is one labelled input of a FormPage.
+type FormField struct {
+	// Name is the posted field name; Label its visible label.
+	Name, Label string
+	// Type is the input type ("text" when empty): email, password, …
+	Type string
+	// Value prefills the input (never for passwords).
+	Value string
+	// Autocomplete and InputMode are the HTML attributes, when set.
+	Autocomplete, InputMode string
+	// Hint is a line of help below the input.
+	Hint     string
+	Required bool
+}
+
+// FormAction is a second, button-only form on a page (e.g. "Send a new
+// code").
+type FormAction struct {
+	Action, Submit string
+	Hidden         []HiddenField
+}
+
+// Link is a link below a form.
+type Link struct{ URL, Text string }
+
+// FormPage is a one-form page of a multi-step flow (sign-up, password
+// reset): a title, fields with labels, one submit button, and optionally a
+// secondary button-only form and links.
+type FormPage struct {
+	TenantName string
+	Title      string
+	Lead       string
+	// Notice is a neutral status line (e.g. "We sent a code to …").
+	Notice string
+	// Error is shown as an alert above the form.
+	Error     string
+	Action    string
+	CSRFToken string
+	Hidden    []HiddenField
+	Fields    []FormField
+	Submit    string
+	Secondary *FormAction
+	Links     []Link
+}
+
+// Form renders a FormPage.
+func (s *Set) Form(w io.Writer, p FormPage) error {
+	return render(w, s.form, p)
+}

@@ -80,7 +80,7 @@ func WithStaticURL(u string) Option {
 
 // Set is the parsed pages and emails. It is safe for concurrent use.
 type Set struct {
-	signIn, errorPage, logout, consent *template.Template
+	signIn, errorPage, logout, consent, form *template.Template
 
 	verificationCode, accountExists, passwordReset emailTemplate
 }
@@ -127,6 +127,7 @@ func build(pageFiles, emailFiles, static fs.FS, o options) (*Set, error) {
 		{&s.errorPage, "error.html", ErrorPage{}},
 		{&s.logout, "logout.html", LogoutPage{}},
 		{&s.consent, "consent.html", ConsentPage{}},
+		{&s.form, "form.html", FormPage{}},
 	}
 	for _, p := range pages {
 		t, err := template.New(p.file).Funcs(funcs).ParseFS(pageFiles, "html/layout.html", "html/"+p.file)

@@ -449,3 +449,30 @@ func TestStatic(t *testing.T) {
 		t.Errorf("default stylesheet URL not in\n%s", buf.String())
 	}
 }
+
+func TestFormPage(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	err = s.Form(&b, FormPage{
+		Title: "Enter the code", Action: "/x?a=<b>", CSRFToken: "tok",
+		Error:  "<script>alert(1)</script>",
+		Fields: []FormField{{Name: "code", Label: "Verification code", InputMode: "numeric", Required: true}, {Name: "pw", Label: "Password", Type: "password"}},
+		Submit: "Verify", Secondary: &FormAction{Action: "/resend", Submit: "Send a new code", Hidden: []HiddenField{{Name: "flow", Value: "f1"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{`<label for="f-code">Verification code</label>`, `id="f-code" name="code"`, `inputmode="numeric"`,
+		`<label for="f-pw">Password</label>`, `type="password"`, `&lt;script&gt;`, `value="f1"`, `Send a new code`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("form page lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "<script>") {
+		t.Error("unescaped script")
+	}
+}

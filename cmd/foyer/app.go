@@ -17,13 +17,18 @@ import (
 	"github.com/foyer-id/foyer/keys"
 	"github.com/foyer-id/foyer/provider"
 	"github.com/foyer-id/foyer/provider/account"
+	"github.com/foyer-id/foyer/provider/audit"
+	"github.com/foyer-id/foyer/provider/email"
 	"github.com/foyer-id/foyer/provider/bearer"
+	"github.com/foyer-id/foyer/provider/graph"
 	"github.com/foyer-id/foyer/provider/oidcop"
 	"github.com/foyer-id/foyer/provider/password"
 	"github.com/foyer-id/foyer/provider/provision"
+	"github.com/foyer-id/foyer/provider/signup"
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/provider/web"
+	"github.com/foyer-id/foyer/storage"
 	"github.com/foyer-id/foyer/storage/redisstore"
 	"github.com/foyer-id/foyer/templates"
 )
@@ -36,6 +41,8 @@ type app struct {
 	// stopRedis stops the embedded Redis (nil with an external one); tests
 	// use it to take the store away under a running server.
 	stopRedis func()
+	// mailbox holds the last messages sent (--dev, and tests).
+	mailbox *email.Mailbox
 	closers   []func() error
 }
 
@@ -119,6 +126,19 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	if err != nil {
 		return fail(err)
 	}
+	codeKey, err := hkdf.Key(sha256.New, kek, nil, "foyer email code v1", 32)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ensureCommon(ctx, store, a.keys); err != nil {
+		return fail(err)
+	}
+	mailer, mailbox, err := newMailer(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	a.mailbox = mailbox
+	recorder := audit.New(audit.Config{Store: store, Logger: log, RequestID: provider.RequestID})
 
 	urls := tenancy.URLs{Base: cfg.PublicURL}
 	insecure := cfg.Dev && isHTTPLocalhost(cfg.PublicURL)
@@ -133,8 +153,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	if err != nil {
 		return fail(err)
 	}
+	signups := signup.New(signup.Config{
+		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
+		URLs: urls, CodeKey: codeKey, Clock: cfg.clock,
+	})
 	pages := web.New(web.Config{
-		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies,
+		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies, SignUp: signups,
 		Accounts: account.New(account.Config{Store: store, Hasher: hasher}),
 		CSRFKey:  csrfKey, Insecure: insecure, Logger: log,
 	})
@@ -145,7 +169,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		HandlesProtocol: oidcop.Handles,
 		Pages:           pages,
 		HandlesPages:    web.Handles,
-		Logger:          log,
+		DevMailbox:      devMailbox(cfg, mailbox),
+		Graph: graph.New(graph.Config{
+			URLs: urls, Store: store, Tenants: tenancy.NewResolver(store, tenancy.Config{}), Tokens: tokens,
+			Passwords: account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher}),
+			Hasher:    hasher, Audit: recorder, RequestID: provider.RequestID, Logger: log,
+		}),
+		Logger: log,
 	})
 	return a, nil
 }
@@ -231,3 +261,43 @@ func isHTTPLocalhost(u string) bool {
 // tokenMaxLifetime is the longest life of a signed token (ID and access
 // tokens live 1 h): how long a demoted signing key stays published.
 const tokenMaxLifetime = time.Hour
+
+// ensureCommon creates the system tenant behind the common issuer
+// (B/common/v2.0) and its signing keys.
+func ensureCommon(ctx context.Context, store *redisstore.Store, km *keys.Manager) error {
+	err := store.CreateTenant(ctx, storage.Tenant{
+		ID: storage.CommonTenantID, Name: storage.CommonTenantID, DisplayName: "Work accounts",
+		Kind: storage.System, CreatedAt: time.Now().UTC(),
+	})
+	if err != nil && !errors.Is(err, storage.ErrExists) {
+		return err
+	}
+	return km.EnsureKeys(ctx, storage.CommonTenantID)
+}
+
+// newMailer is SMTP when --smtp-url is set, else the log (with a warning);
+// behind it, in memory, the last messages for the dev mailbox page.
+func newMailer(cfg Config, log *slog.Logger) (email.Sender, *email.Mailbox, error) {
+	var next email.Sender
+	if cfg.SMTPURL != "" {
+		s, err := email.NewSMTP(cfg.SMTPURL, email.SMTPConfig{PublicURL: cfg.PublicURL, TLSConfig: cfg.smtpTLS})
+		if err != nil {
+			return nil, nil, err
+		}
+		next = s
+	} else {
+		log.Warn("no --smtp-url: mail, verification codes included, is written to the log; never run like this in production")
+		next = email.Log{Logger: log}
+	}
+	box := email.NewMailbox(50, next)
+	return box, box, nil
+}
+
+// devMailbox is the page listing the last messages, codes included: only
+// in --dev.
+func devMailbox(cfg Config, b *email.Mailbox) http.Handler {
+	if !cfg.Dev {
+		return nil
+	}
+	return b.Handler()
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -46,6 +47,11 @@ type Config struct {
 	// FOYER_KEK or the file named by FOYER_KEK_FILE, base64 (standard or
 	// URL alphabet, padded or not) or hex. Required unless Dev.
 	KEK []byte
+	// clock replaces time.Now in the sign-up flows; tests set it.
+	clock func() time.Time
+	// smtpTLS is the base TLS configuration of the SMTP sender (tests add
+	// their server's CA); nil uses the system roots.
+	smtpTLS *tls.Config
 	// ShutdownTimeout bounds the graceful shutdown (--shutdown-timeout,
 	// FOYER_SHUTDOWN_TIMEOUT; default 10s).
 	ShutdownTimeout time.Duration

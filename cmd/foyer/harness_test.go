@@ -57,6 +57,13 @@ func suffix() string {
 
 func startEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 	t.Helper()
+	return startEnvWith(t, "", opts...)
+}
+
+// startEnvWith is startEnv with more tenants: extra is YAML list items
+// appended under "tenants:" (use suffix() in names to keep runs apart).
+func startEnvWith(t *testing.T, extra string, opts ...func(*Config)) *testEnv {
+	t.Helper()
 	sfx := suffix()
 	mk := func(n string) tenantFixture {
 		return tenantFixture{
@@ -84,6 +91,7 @@ func startEnv(t *testing.T, opts ...func(*Config)) *testEnv {
         redirectUris: [%s]
         postLogoutRedirectUris: [https://app.example/%s/bye]
         scopes: [openid, profile, email, offline_access, User.Read]
+        signUpEnabled: true
         clientSecretEnv: SECRET_%s
       - clientId: %s
         displayName: SPA %s
@@ -99,7 +107,7 @@ func startEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 `, f.name, up, strings.SplitN(f.user, "@", 2)[1], f.webID, up, f.redirect, f.name[:1], up, f.spaID, up, f.redirect, f.user, f.user, up, up)
 	}
 	path := filepath.Join(t.TempDir(), "foyer.yaml")
-	if err := os.WriteFile(path, []byte("tenants:"+doc), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("tenants:"+doc+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -87,7 +87,7 @@ func TestSignInPageProtections(t *testing.T) {
 	})
 }
 
-var reVolatile = regexp.MustCompile(`(value|action)="[^"]*"`)
+var reVolatile = regexp.MustCompile(`(value|action|href)="[^"]*"`)
 
 func TestSignInDoesNotRevealAccounts(t *testing.T) {
 	env := startEnv(t)

@@ -1,14 +1,20 @@
 package account
 
 import (
+	"net/mail"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/foyer-id/foyer/provider/fault"
 )
+
+// emailDomain is IDNA's lookup profile that also refuses empty labels and
+// over-long names ("a@.example", "a@example..com").
+var emailDomain = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true))
 
 // NormalizeEmail returns the one form under which an address is stored and
 // looked up: Unicode NFC, lower case (local part included: Foyer treats
@@ -17,6 +23,9 @@ import (
 // not a plausible address.
 func NormalizeEmail(s string) (string, error) {
 	bad := fault.New(fault.Invalid, "invalidEmail", "Enter a valid email address.")
+	if !utf8.ValidString(s) {
+		return "", bad
+	}
 	s = norm.NFC.String(strings.TrimSpace(s))
 	if len(s) > 254 {
 		return "", bad
@@ -27,15 +36,22 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	local, domain := strings.ToLower(s[:at]), s[at+1:]
 	if len(local) > 64 || strings.ContainsFunc(local, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '@' || r == '<' || r == '>' || r == '"' || r == ','
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '@' || r == '<' || r == '>' || r == '"' || r == ','
 	}) {
 		return "", bad
 	}
-	ascii, err := idna.Lookup.ToASCII(domain)
-	if err != nil || !strings.Contains(ascii, ".") {
+	// A trailing dot (the DNS root) would make a second form of the
+	// same mailbox.
+	ascii, err := emailDomain.ToASCII(domain)
+	if err != nil || !strings.Contains(ascii, ".") || strings.HasSuffix(ascii, ".") {
 		return "", bad
 	}
-	return local + "@" + strings.ToLower(ascii), nil
+	addr := local + "@" + strings.ToLower(ascii)
+	// One rule for what is an address: the one mail is sent with.
+	if a, err := mail.ParseAddress(addr); err != nil || a.Address != addr {
+		return "", bad
+	}
+	return addr, nil
 }
 
 // Domain returns the domain of a normalised address.

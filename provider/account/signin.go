@@ -81,31 +81,16 @@ func counterKey(kind, v string) string {
 }
 
 // SignIn checks email and password in the tenant and returns the user. It
-// returns a fault: Invalid for a malformed address, Unauthenticated
-// (invalidCredentials) for any wrong email, password or disabled account,
-// TooMany with RetryAfter while the address or IP is locked; or a storage
-// error.
+// returns a fault: Unauthenticated (invalidCredentials) for a malformed
+// address and for any wrong email, password or disabled account, TooMany
+// with RetryAfter while the address or IP is locked; or a storage error.
 func (s *Service) SignIn(ctx context.Context, tenantID, email, password, ip string) (storage.User, error) {
 	mail, err := NormalizeEmail(email)
 	if err != nil {
 		return storage.User{}, invalidCredentials()
 	}
-	acct, addr := counterKey("acct", mail), counterKey("ip", ip)
-	for _, k := range []string{acct, addr} {
-		n, err := s.cfg.Store.Count(ctx, tenantID, k+":lock")
-		if err != nil {
-			return storage.User{}, err
-		}
-		if n > 0 {
-			return storage.User{}, locked(time.Second)
-		}
-	}
-	// Counted before the check, so parallel guesses cannot slip past.
-	nAcct, err := s.cfg.Store.Hit(ctx, tenantID, acct, s.cfg.Window)
-	if err != nil {
-		return storage.User{}, err
-	}
-	nIP, err := s.cfg.Store.Hit(ctx, tenantID, addr, s.cfg.Window)
+	limits := s.limits(mail, ip)
+	held, err := s.admit(ctx, tenantID, limits)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -114,31 +99,96 @@ func (s *Service) SignIn(ctx context.Context, tenantID, email, password, ip stri
 		return storage.User{}, err
 	}
 	if !ok {
-		if err := s.lock(ctx, tenantID, acct, nAcct, s.cfg.MaxAccountFailures); err != nil {
-			return storage.User{}, err
-		}
-		if err := s.lock(ctx, tenantID, addr, nIP, s.cfg.MaxIPFailures); err != nil {
-			return storage.User{}, err
-		}
 		return storage.User{}, invalidCredentials()
 	}
-	if err := s.cfg.Store.ResetCounter(ctx, tenantID, acct); err != nil {
+	if err := s.succeeded(ctx, tenantID, limits, held); err != nil {
 		return storage.User{}, err
 	}
 	return u, nil
 }
 
-// lock sets a growing lock once n failures reached max.
-func (s *Service) lock(ctx context.Context, tenantID, key string, n, max int64) error {
-	if n < max {
-		return nil
+// limit is a failure counter and the count at which it locks.
+type limit struct {
+	key string
+	max int64
+}
+
+// limits returns the counters of an attempt on address from ip: the
+// address's first.
+func (s *Service) limits(address, ip string) []limit {
+	return []limit{
+		{counterKey("acct", address), s.cfg.MaxAccountFailures},
+		{counterKey("ip", ip), s.cfg.MaxIPFailures},
 	}
-	d := s.cfg.MaxLockout
-	if shift := n - max; shift < 20 {
-		d = min(time.Second<<shift, s.cfg.MaxLockout)
+}
+
+// admit lets an attempt through to the password check, or returns the
+// TooMany fault. The attempt is counted before the check, so parallel
+// guesses cannot slip past: from the max-th attempt in the window on, an
+// attempt is admitted only if it takes the lock itself (so one at a time),
+// and the lock stays unless succeeded releases it. admit returns the locks
+// the attempt holds.
+func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([]string, error) {
+	for _, l := range limits {
+		n, err := s.cfg.Store.Count(ctx, tenantID, l.key+":lock")
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, s.lockedBy(ctx, tenantID, l)
+		}
 	}
-	_, err := s.cfg.Store.Hit(ctx, tenantID, key+":lock", d)
-	return err
+	var held []string
+	for _, l := range limits {
+		n, err := s.cfg.Store.Hit(ctx, tenantID, l.key, s.cfg.Window)
+		if err != nil {
+			return nil, err
+		}
+		if n < l.max {
+			continue
+		}
+		taken, err := s.cfg.Store.Hit(ctx, tenantID, l.key+":lock", s.lockFor(n, l.max))
+		if err != nil {
+			return nil, err
+		}
+		if taken > 1 {
+			return nil, s.lockedBy(ctx, tenantID, l)
+		}
+		held = append(held, l.key+":lock")
+	}
+	return held, nil
+}
+
+// succeeded releases the locks an admitted attempt holds and forgets the
+// address's failures.
+func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit, held []string) error {
+	for _, k := range append(held, limits[0].key) {
+		if err := s.cfg.Store.ResetCounter(ctx, tenantID, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockFor is the lock set by the n-th failure against max: 1 s, 2 s,
+// 4 s, ... up to MaxLockout.
+func (s *Service) lockFor(n, max int64) time.Duration {
+	if shift := n - max; shift >= 0 && shift < 20 {
+		return min(time.Second<<shift, s.cfg.MaxLockout)
+	}
+	return s.cfg.MaxLockout
+}
+
+// lockedBy answers an attempt refused by l's lock. RetryAfter is the
+// length of the lock the latest counted failure set, at least what
+// remains of it, so a client that waits that long is not refused again by
+// the same lock.
+func (s *Service) lockedBy(ctx context.Context, tenantID string, l limit) error {
+	n, err := s.cfg.Store.Count(ctx, tenantID, l.key)
+	if err != nil {
+		return err
+	}
+	return locked(s.lockFor(n, l.max))
 }
 
 // check verifies the password, burning a dummy verification when the user

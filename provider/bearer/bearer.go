@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/foyer-id/foyer/keys"
 	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/storage"
 )
 
 // Type is the JOSE typ header of access tokens (RFC 9068).
@@ -110,12 +112,15 @@ func (t *Tokens) Lifetime() time.Duration { return t.cfg.Lifetime }
 
 // Grant describes what a new token is for.
 type Grant struct {
-	TenantID string
-	GrantID  string
-	UserID   string
-	ClientID string
-	Scopes   []string
-	AuthTime time.Time
+	// TenantID is the issuer's tenant; HomeTenantID the user's when it
+	// differs (the common issuer), which becomes the tid claim.
+	TenantID     string
+	HomeTenantID string
+	GrantID      string
+	UserID       string
+	ClientID     string
+	Scopes       []string
+	AuthTime     time.Time
 	// Alg is "ES256" (default when empty) or "RS256".
 	Alg string
 }
@@ -137,7 +142,7 @@ func (t *Tokens) Mint(ctx context.Context, g Grant) (string, Claims, error) {
 		AZP:       g.ClientID,
 		Scope:     strings.Join(g.Scopes, " "),
 		ObjectID:  g.UserID,
-		TenantID:  g.TenantID,
+		TenantID:  cmp.Or(g.HomeTenantID, g.TenantID),
 		Version:   "2.0",
 	}
 	if !g.AuthTime.IsZero() {
@@ -204,7 +209,7 @@ func (t *Tokens) verifySignature(ctx context.Context, tenantID, raw string) (Cla
 	if len(raw) > 8192 {
 		return Claims{}, invalid("The access token is malformed.")
 	}
-	jws, err := jose.ParseSigned(raw, Algorithms)
+	jws, err := jose.ParseSignedCompact(raw, Algorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return Claims{}, invalid("The access token is malformed or uses an unsupported algorithm.")
 	}
@@ -240,7 +245,7 @@ func (t *Tokens) verifySignature(ctx context.Context, tenantID, raw string) (Cla
 func (t *Tokens) checkClaims(tenantID string, c Claims) error {
 	now := t.cfg.Clock()
 	switch {
-	case c.Issuer != t.cfg.Issuer(tenantID) || c.TenantID != tenantID:
+	case c.Issuer != t.cfg.Issuer(tenantID) || (c.TenantID != tenantID && tenantID != storage.CommonTenantID):
 		return invalid("The access token was issued for another tenant.")
 	case c.Audience != t.cfg.Audience:
 		return invalid("The access token is for another audience.")

@@ -23,7 +23,8 @@ import (
 type tokenCodec struct{}
 
 func (tokenCodec) Encrypt(s string) (string, error) {
-	if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s[:i], ".") == 2 {
+	// A compact JWS never contains ':', so the token ends at the first one.
+	if i := strings.IndexByte(s, ':'); i >= 0 && strings.Count(s[:i], ".") == 2 {
 		return s[:i], nil
 	}
 	return sso.NewSecret(), nil

@@ -30,8 +30,9 @@
 // signs its own JWT access tokens with typ "JWT" and the ID-token key, so
 // Foyer mints them in CreateAccessToken and hands them through zitadel's
 // Crypto hook (tokenCodec): the "token ID" zitadel passes to Encrypt is the
-// signed token itself. Decrypt verifies an access token and returns
-// "jti:sub" as zitadel expects. Authorization codes are 256-bit random values
+// signed token itself. Decrypt only reads "jti:sub" from a token the
+// handler has already verified (bearer.Tokens.Verify) before zitadel ran;
+// the storage callbacks act only on those verified claims. Authorization codes are 256-bit random values
 // stored as SHA-256; a code is consumed atomically and a replay revokes the
 // grant it issued. Refresh tokens are rotated on every use and a replayed
 // one revokes its whole grant (family). ID tokens are RS256 unless the app

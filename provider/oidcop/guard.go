@@ -15,7 +15,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
 )
 
@@ -50,8 +49,7 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 	}
-	t, _ := tenancy.FromContext(r.Context())
-	app, err := o.cfg.Store.GetApp(r.Context(), t.ID, f.Get("client_id"))
+	app, err := o.storage.app(r.Context(), f.Get("client_id"))
 	if errors.Is(err, storage.ErrNotFound) || f.Get("client_id") == "" {
 		errorPage(w, http.StatusBadRequest, "The application is not registered in this directory.")
 		return false

@@ -53,7 +53,7 @@ var Scopes = []string{
 	oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess,
 	"User.Read", "User.ReadWrite", "Directory.AccessAsUser.All",
 	"Policy.Read.All", "Policy.ReadWrite.Authorization", "User.ReadWrite.All",
-	"User.Invite.All", "Domain.ReadWrite.All", "Application.ReadWrite.All",
+	"User.Invite.All", "Domain.ReadWrite.All", "Application.ReadWrite.All", "AuditLog.Read.All",
 }
 
 // OP serves the OIDC protocol endpoints of every tenant.

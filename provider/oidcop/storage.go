@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -182,7 +183,7 @@ func (s *opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) 
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return s.mint(ctx, g.TenantID, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
+	return s.mint(ctx, g.HomeTenantID, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
 }
 
 func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
@@ -195,20 +196,22 @@ func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Tok
 			return "", "", time.Time{}, err
 		}
 		rt, next := s.newRefreshToken(tid, g.ID, g.UserID, g.ClientID, g.Scopes, []string{g.ClientID}, g.AuthTime, g.AMR, now, g.ExpiresAt)
+		next.HomeTenantID = g.HomeTenantID
 		if err := s.store.SaveRefreshToken(ctx, tid, next); err != nil {
 			return "", "", time.Time{}, err
 		}
-		at, exp, err := s.mint(ctx, tid, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
+		at, exp, err := s.mint(ctx, g.HomeTenantID, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
 		return at, rt, exp, err
 	case *refreshRequest:
 		rt, next := s.newRefreshToken(tid, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.Audience, r.AuthTime, r.AMR, now, r.ExpiresAt)
+		next.HomeTenantID = r.HomeTenantID
 		if err := s.store.RotateRefreshToken(ctx, tid, sso.Hash(current), next); err != nil {
 			if errors.Is(err, storage.ErrConsumed) || errors.Is(err, storage.ErrNotFound) {
 				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token is invalid, expired or was already used")
 			}
 			return "", "", time.Time{}, err
 		}
-		at, exp, err := s.mint(ctx, tid, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.AuthTime)
+		at, exp, err := s.mint(ctx, r.HomeTenantID, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.AuthTime)
 		return at, rt, exp, err
 	}
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
@@ -217,15 +220,16 @@ func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Tok
 func (s *opStorage) createGrant(ctx context.Context, ar *authRequest, life time.Duration) (storage.Grant, error) {
 	now := s.cfg.Clock()
 	g := storage.Grant{
-		ID:        ar.GrantID,
-		TenantID:  ar.TenantID,
-		UserID:    ar.UserID,
-		ClientID:  ar.ClientID,
-		Scopes:    ar.Scopes,
-		AuthTime:  ar.AuthTime,
-		AMR:       ar.AMR,
-		CreatedAt: now,
-		ExpiresAt: now.Add(life),
+		ID:           ar.GrantID,
+		TenantID:     ar.TenantID,
+		HomeTenantID: ar.HomeTenantID,
+		UserID:       ar.UserID,
+		ClientID:     ar.ClientID,
+		Scopes:       ar.Scopes,
+		AuthTime:     ar.AuthTime,
+		AMR:          ar.AMR,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(life),
 	}
 	return g, s.store.CreateGrant(ctx, g.TenantID, g)
 }
@@ -239,11 +243,12 @@ func (s *opStorage) newRefreshToken(tid, grantID, userID, clientID string, scope
 }
 
 // mint signs an access token; its value travels to zitadel as the "token
-// ID" and comes back through tokenCodec.Encrypt.
-func (s *opStorage) mint(ctx context.Context, tid, grantID, userID, clientID string, scopes []string, authTime time.Time) (string, time.Time, error) {
+// ID" and comes back through tokenCodec.Encrypt. home is the user's tenant
+// when it is not the issuer's.
+func (s *opStorage) mint(ctx context.Context, home, grantID, userID, clientID string, scopes []string, authTime time.Time) (string, time.Time, error) {
 	t, _ := tenancy.FromContext(ctx)
 	at, c, err := s.tokens.Mint(ctx, bearer.Grant{
-		TenantID: tid, GrantID: grantID, UserID: userID, ClientID: clientID,
+		TenantID: t.ID, HomeTenantID: home, GrantID: grantID, UserID: userID, ClientID: clientID,
 		Scopes: scopes, AuthTime: authTime, Alg: t.AccessTokenAlg,
 	})
 	if err != nil {
@@ -393,9 +398,30 @@ func (s *opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
 
 // --- clients ---
 
+// app returns the client of the request's tenant. On the common issuer the
+// app lives in its own tenant and must be registered as multiTenant.
+func (s *opStorage) app(ctx context.Context, clientID string) (storage.App, error) {
+	tid := tenantID(ctx)
+	if tid != storage.CommonTenantID {
+		return s.store.GetApp(ctx, tid, clientID)
+	}
+	home, err := s.store.AppTenant(ctx, clientID)
+	if err != nil {
+		return storage.App{}, err
+	}
+	app, err := s.store.GetApp(ctx, home, clientID)
+	if err != nil {
+		return storage.App{}, err
+	}
+	if !app.MultiTenant {
+		return storage.App{}, fmt.Errorf("%w: app %s is not multi-tenant", storage.ErrNotFound, clientID)
+	}
+	return app, nil
+}
+
 func (s *opStorage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	tid := tenantID(ctx)
-	app, err := s.store.GetApp(ctx, tid, clientID)
+	app, err := s.app(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +439,7 @@ var dummySecretHash = sha256.Sum256([]byte("foyer: no such client"))
 // AuthorizeClientIDSecret compares SHA-256 of the presented secret with the
 // stored hash in constant time.
 func (s *opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, secret string) error {
-	app, err := s.store.GetApp(ctx, tenantID(ctx), clientID)
+	app, err := s.app(ctx, clientID)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
@@ -436,7 +462,14 @@ func (s *opStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, strin
 
 // SetUserinfoFromRequest fills the ID token's claims.
 func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
+	home := ""
+	switch r := req.(type) {
+	case *authRequest:
+		home = r.HomeTenantID
+	case *refreshRequest:
+		home = r.HomeTenantID
+	}
+	return s.fillUserinfo(ctx, info, req.GetSubject(), home, scopes)
 }
 
 // SetUserinfoFromToken serves the userinfo endpoint for an access token
@@ -446,11 +479,13 @@ func (s *opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInf
 	if c == nil || c.ID != tokenID || c.Subject != subject {
 		return oidc.ErrAccessDenied()
 	}
-	return s.fillUserinfo(ctx, info, subject, c.Scopes())
+	return s.fillUserinfo(ctx, info, subject, c.TenantID, c.Scopes())
 }
 
-func (s *opStorage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string) error {
-	tid := tenantID(ctx)
+// fillUserinfo sets the claims of the user, who lives in home or, when
+// home is empty, in the request's tenant.
+func (s *opStorage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID, home string, scopes []string) error {
+	tid := cmp.Or(home, tenantID(ctx))
 	u, err := s.store.GetUser(ctx, tid, userID)
 	if err != nil {
 		return err

@@ -54,3 +54,13 @@ func (c csrf) valid(r *http.Request, flow, submitted string) bool {
 	}
 	return hmac.Equal([]byte(c.mac(ck.Value, flow)), []byte(submitted))
 }
+
+// binding identifies this browser to a server-side flow: the SHA-256 of its
+// CSRF cookie ("" when it has none, which no flow matches).
+func (c csrf) binding(r *http.Request) string {
+	ck, err := r.Cookie(c.cookieName())
+	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
+		return ""
+	}
+	return sso.Hash(ck.Value)
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
@@ -23,6 +24,9 @@ type Store interface {
 	GetAuthRequest(ctx context.Context, tenantID, id string) (storage.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, tenantID, id string, fn func(*storage.AuthRequest) error) (storage.AuthRequest, error)
 	GetApp(ctx context.Context, tenantID, clientID string) (storage.App, error)
+	AppTenant(ctx context.Context, clientID string) (string, error)
+	GetTenant(ctx context.Context, tenantID string) (storage.Tenant, error)
+	TenantIDByDomain(ctx context.Context, domain string) (string, error)
 	CreateSession(ctx context.Context, tenantID string, s storage.Session) error
 	GetSession(ctx context.Context, tenantID, hash string) (storage.Session, error)
 	DeleteSession(ctx context.Context, tenantID, hash string) error
@@ -48,6 +52,7 @@ type Config struct {
 	Store     Store
 	Accounts  Accounts
 	Protocol  Protocol
+	SignUp    SignUp
 	Templates *templates.Set
 	Cookies   *sso.Cookies
 	// CSRFKey is the HMAC key of form tokens (32 bytes, shared by replicas).
@@ -62,8 +67,9 @@ type Config struct {
 
 // Pages serves a tenant's browser pages.
 type Pages struct {
-	cfg  Config
-	csrf csrf
+	cfg   Config
+	csrf  csrf
+	pages map[string]route
 }
 
 // New returns Pages for cfg.
@@ -77,7 +83,9 @@ func New(cfg Config) *Pages {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pages{cfg: cfg, csrf: csrf{key: cfg.CSRFKey, insecure: cfg.Insecure}}
+	p := &Pages{cfg: cfg, csrf: csrf{key: cfg.CSRFKey, insecure: cfg.Insecure}}
+	p.pages = p.routes()
+	return p
 }
 
 // Page paths, relative to the tenant's issuer.
@@ -87,10 +95,36 @@ const (
 	pathLogoutDone = "/logout/done"
 )
 
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// route is a page's GET and POST handlers (nil when not allowed).
+type route struct{ get, post handler }
+
+func (p *Pages) routes() map[string]route {
+	return map[string]route{
+		pathLogin:  {p.showSignIn, p.signIn},
+		pathLogout: {p.showLogout, p.logout},
+		pathLogoutDone: {func(w http.ResponseWriter, r *http.Request) error {
+			return p.cfg.Templates.Error(w, templates.ErrorPage{Title: "You have signed out", Message: "You can close this window."})
+		}, nil},
+		pathSignUp:        {p.showSignUp, p.startSignUp},
+		pathSignUpCode:    {p.showCode, p.verifyCode},
+		pathSignUpResend:  {nil, p.resend},
+		pathSignUpProfile: {p.showProfile, p.completeSignUp},
+		pathReset:         {p.showReset, p.startReset},
+		pathResetCode:     {p.showCode, p.verifyCode},
+		pathResetResend:   {nil, p.resend},
+		pathResetPassword: {p.showNewPassword, p.completeReset},
+	}
+}
+
 // Handles reports whether rel is one of the pages.
 func Handles(rel string) bool {
-	return rel == pathLogin || rel == pathLogout || rel == pathLogoutDone
+	_, ok := pageSet[rel]
+	return ok
 }
+
+var pageSet = (&Pages{}).routes()
 
 // maxFormBytes bounds page form bodies.
 const maxFormBytes = 64 << 10
@@ -103,25 +137,15 @@ func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) 
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
+	rt := p.pages[rel]
 	var err error
 	switch {
-	case r.Method == http.MethodPost && (rel == pathLogin || rel == pathLogout):
+	case r.Method == http.MethodPost && rt.post != nil:
 		if err = p.parseForm(w, r); err == nil {
-			if rel == pathLogin {
-				err = p.signIn(w, r)
-			} else {
-				err = p.logout(w, r)
-			}
+			err = rt.post(w, r)
 		}
-	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		switch rel {
-		case pathLogin:
-			err = p.showSignIn(w, r)
-		case pathLogout:
-			err = p.showLogout(w, r)
-		default:
-			err = p.cfg.Templates.Error(w, templates.ErrorPage{Title: "You have signed out", Message: "You can close this window."})
-		}
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && rt.get != nil:
+		err = rt.get(w, r)
 	default:
 		h.Set("Allow", "GET, POST")
 		err = fault.New(fault.Invalid, "methodNotAllowed", "This page does not accept that method.")
@@ -210,22 +234,36 @@ func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ok {
-		return p.complete(w, r, t.ID, ar.ID, s.UserID, s.AuthTime, s.AMR)
+		return p.complete(w, r, t.ID, ar.ID, s)
 	}
 	if slices.Contains(ar.Prompt, "none") {
 		p.cfg.Protocol.Reject(w, r, ar, "login_required", "the user must sign in")
+		return nil
+	}
+	if slices.Contains(ar.Prompt, "create") {
+		http.Redirect(w, r, p.cfg.URLs.TenantPath(t.ID, pathSignUp+"?id="+url.QueryEscape(ar.ID)), http.StatusSeeOther)
 		return nil
 	}
 	return p.renderSignIn(w, r, t, ar, ar.LoginHint, "")
 }
 
 func (p *Pages) renderSignIn(w http.ResponseWriter, r *http.Request, t storage.Tenant, ar storage.AuthRequest, email, msg string) error {
-	app, err := p.cfg.Store.GetApp(r.Context(), t.ID, ar.ClientID)
+	app, err := p.app(r.Context(), t, ar.ClientID)
 	if err != nil {
 		return err
 	}
+	q := "?id=" + url.QueryEscape(ar.ID)
+	var create, forgot string
+	if t.ID == storage.CommonTenantID || (t.Policy.AllowedToSignUpEmailBasedSubscriptions && app.SignUpEnabled) {
+		create = p.cfg.URLs.TenantPath(t.ID, pathSignUp+q)
+	}
+	if t.ID == storage.CommonTenantID || t.Policy.AllowedToUseSSPR {
+		forgot = p.cfg.URLs.TenantPath(t.ID, pathReset+q)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	return p.cfg.Templates.SignIn(w, templates.SignInPage{
+		CreateAccountURL:  create,
+		ForgotPasswordURL: forgot,
 		TenantName:        t.Name,
 		TenantDisplayName: t.DisplayName,
 		AppName:           app.DisplayName,
@@ -246,7 +284,11 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) error {
 		return fault.New(fault.Forbidden, "csrfFailed", "The form expired. Go back, reload the page and try again.")
 	}
 	email := r.PostFormValue(templates.FieldEmail)
-	u, err := p.cfg.Accounts.SignIn(r.Context(), t.ID, email, r.PostFormValue(templates.FieldPassword), clientIP(r))
+	home, err := p.homeTenant(r.Context(), t, email)
+	if err != nil {
+		return err
+	}
+	u, err := p.cfg.Accounts.SignIn(r.Context(), home, email, r.PostFormValue(templates.FieldPassword), clientIP(r))
 	if err != nil {
 		e := fault.From(err)
 		if e.Kind != fault.Unauthenticated && e.Kind != fault.TooMany && e.Kind != fault.Invalid {
@@ -261,28 +303,72 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) error {
 		return p.renderSignIn(w, r, t, ar, email, e.Message)
 	}
 	now := p.cfg.Clock()
-	if old := p.cfg.Cookies.Read(r, t.ID); old != "" {
-		if err := p.cfg.Store.DeleteSession(r.Context(), t.ID, old); err != nil {
+	return p.startSession(w, r, t.ID, ar.ID, u.ID, homeIfOther(t, home), now)
+}
+
+// startSession replaces the browser's SSO session with a new one for the
+// user and completes the authorization request.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, authRequestID, userID, home string, now time.Time) error {
+	if old := p.cfg.Cookies.Read(r, tenantID); old != "" {
+		if err := p.cfg.Store.DeleteSession(r.Context(), tenantID, old); err != nil {
 			return err
 		}
 	}
 	exp := now.Add(p.cfg.SessionLifetime)
-	s := storage.Session{TenantID: t.ID, UserID: u.ID, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
-	s.Hash = p.cfg.Cookies.Issue(w, t.ID, exp)
-	if err := p.cfg.Store.CreateSession(r.Context(), t.ID, s); err != nil {
+	s := storage.Session{TenantID: tenantID, HomeTenantID: home, UserID: userID, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+	s.Hash = p.cfg.Cookies.Issue(w, tenantID, exp)
+	if err := p.cfg.Store.CreateSession(r.Context(), tenantID, s); err != nil {
 		return err
 	}
-	return p.complete(w, r, t.ID, ar.ID, u.ID, now, s.AMR)
+	return p.complete(w, r, tenantID, authRequestID, s)
+}
+
+func homeIfOther(t storage.Tenant, home string) string {
+	if home == t.ID {
+		return ""
+	}
+	return home
+}
+
+// homeTenant is where the account of email lives: the tenant itself, or on
+// the common issuer the workforce tenant that verified the address's
+// domain. An unknown domain gives the same answer as a wrong password.
+func (p *Pages) homeTenant(ctx context.Context, t storage.Tenant, email string) (string, error) {
+	if t.ID != storage.CommonTenantID {
+		return t.ID, nil
+	}
+	mail, err := account.NormalizeEmail(email)
+	if err != nil {
+		return t.ID, nil // the sign-in answers invalidCredentials
+	}
+	home, err := p.cfg.Store.TenantIDByDomain(ctx, account.Domain(mail))
+	if errors.Is(err, storage.ErrNotFound) {
+		return t.ID, nil // no users live in the common tenant: invalidCredentials
+	}
+	return home, err
+}
+
+// app returns the client an authorization request is for; on the common
+// issuer it lives in its own tenant.
+func (p *Pages) app(ctx context.Context, t storage.Tenant, clientID string) (storage.App, error) {
+	tid := t.ID
+	if tid == storage.CommonTenantID {
+		var err error
+		if tid, err = p.cfg.Store.AppTenant(ctx, clientID); err != nil {
+			return storage.App{}, err
+		}
+	}
+	return p.cfg.Store.GetApp(ctx, tid, clientID)
 }
 
 // complete records who signed in on the authorization request and sends
 // the browser to the protocol's callback, which issues the code.
-func (p *Pages) complete(w http.ResponseWriter, r *http.Request, tenantID, id, userID string, authTime time.Time, amr []string) error {
+func (p *Pages) complete(w http.ResponseWriter, r *http.Request, tenantID, id string, s storage.Session) error {
 	_, err := p.cfg.Store.UpdateAuthRequest(r.Context(), tenantID, id, func(ar *storage.AuthRequest) error {
-		if ar.Done && ar.UserID != userID {
+		if ar.Done && ar.UserID != s.UserID {
 			return expired()
 		}
-		ar.UserID, ar.AuthTime, ar.AMR, ar.Done = userID, authTime, amr, true
+		ar.UserID, ar.HomeTenantID, ar.AuthTime, ar.AMR, ar.Done = s.UserID, s.HomeTenantID, s.AuthTime, s.AMR, true
 		return nil
 	})
 	if err != nil {

@@ -31,29 +31,33 @@
 // MULTI/EXEC, DEL of several keys) works on Cluster. Values are JSON unless
 // noted.
 //
-//	key                                      value                                  expires
-//	foyer:{g}:tenant-names                   hash: tenant name -> tenant ID         never
-//	foyer:{g}:domains                        hash: verified domain -> tenant ID     never
-//	foyer:{g}:clients                        hash: client ID -> tenant ID           never
-//	foyer:{t:T}:tenant                       storage.Tenant                         never
-//	foyer:{t:T}:domains                      set of the tenant's domains            never
-//	foyer:{t:T}:apps                         set of client IDs                      never
-//	foyer:{t:T}:app:<client ID>              storage.App                            never
-//	foyer:{t:T}:users                        set of user IDs                        never
-//	foyer:{t:T}:user:<user ID>               storage.User                           never
-//	foyer:{t:T}:password:<user ID>           encoded password hash (string)         never
-//	foyer:{t:T}:mail:<mail>                  user ID                                never
-//	foyer:{t:T}:upn:<lower-case UPN>         user ID                                never
-//	foyer:{t:T}:keys                         []storage.SigningKey                   never
-//	foyer:{t:T}:authreq:<ID>                 storage.AuthRequest                    the ttl given
-//	foyer:{t:T}:once:<kind>:<ID>             "0"+value, or "1"+value once taken     ttl, then keep
-//	foyer:{t:T}:grant:<grant ID>             storage.Grant                          ExpiresAt
-//	foyer:{t:T}:user-grants:<user ID>        sorted set: grant ID by expiry (ms)    latest grant
-//	foyer:{t:T}:refresh:<hash>               hash: token (JSON), grant, used (0|1)  ExpiresAt
-//	foyer:{t:T}:revoked:<jti>                "1"                                    the until given
-//	foyer:{t:T}:session:<hash>               storage.Session                        ExpiresAt
-//	foyer:{t:T}:user-sessions:<user ID>      sorted set: hash by expiry (ms)        latest session
-//	foyer:{t:T}:counter:<key>                integer                                window from first hit
+//	key                                        value                                  expires
+//	foyer:{g}:tenant-names                     hash: tenant name -> tenant ID         never
+//	foyer:{g}:domains                          hash: verified domain -> tenant ID     never
+//	foyer:{g}:clients                          hash: client ID -> tenant ID           never
+//	foyer:{t:T}:tenant                         storage.Tenant                         never
+//	foyer:{t:T}:domains                        set of the tenant's domains            never
+//	foyer:{t:T}:apps                           set of client IDs                      never
+//	foyer:{t:T}:app:<client ID>                storage.App                            never
+//	foyer:{t:T}:users                          set of user IDs                        never
+//	foyer:{t:T}:user:<user ID>                 storage.User                           never
+//	foyer:{t:T}:password:<user ID>             encoded password hash (string)         never
+//	foyer:{t:T}:mail:<mail>                    user ID                                never
+//	foyer:{t:T}:upn:<lower-case UPN>           user ID                                never
+//	foyer:{t:T}:keys                           []storage.SigningKey                   never
+//	foyer:{t:T}:authreq:<ID>                   storage.AuthRequest                    the ttl given
+//	foyer:{t:T}:once:<kind>:<ID>               "0"+value, or "1"+value once taken     ttl, then keep
+//	foyer:{t:T}:flow:<ID>                      storage.Flow                           the ttl given
+//	foyer:{t:T}:grant:<grant ID>               storage.Grant                          ExpiresAt
+//	foyer:{t:T}:user-grants:<user ID>          sorted set: grant ID by expiry (ms)    latest grant
+//	foyer:{t:T}:refresh:<hash>                 hash: token (JSON), grant, used (0|1)  ExpiresAt
+//	foyer:{t:T}:revoked:<jti>                  "1"                                    the until given
+//	foyer:{t:T}:session:<hash>                 storage.Session                        ExpiresAt
+//	foyer:{t:T}:user-sessions:<user ID>        sorted set: hash by expiry (ms)        latest session
+//	foyer:{t:T}:counter:<key>                  integer                                window from first hit
+//	foyer:{t:T}:audit                          stream: field e = storage.AuditEvent   never; trimmed to ~AuditMaxLen
+//	foyer:{t:T}:consent:<user ID>:<client ID>  storage.Consent                        never
+//	foyer:{t:T}:user-consents:<user ID>        set of client IDs                      never
 //
 // The foyer:{g} keys are the global unique indexes. Cluster cannot run one
 // transaction across the global slot and a tenant's slot, so a create that
@@ -63,8 +67,14 @@
 // atomic: compare-and-swap updates, unique mail and UPN claims, single-use
 // values, refresh-token rotation and counters are each one Lua script.
 //
-// Users, apps and tenants never expire: production Redis needs
-// appendonly yes and maxmemory-policy noeviction.
+// A consent is created with SET NX together with its entry in the user's
+// index (MULTI/EXEC), merged into with compare-and-swap, and deleted with
+// its index entry by one Lua script, so the index names exactly the
+// consents that exist. The audit log is a stream whose entry IDs are the
+// events' IDs; each append trims it to about Config.AuditMaxLen entries.
+//
+// Users, apps, tenants, consents and audit logs never expire: production
+// Redis needs appendonly yes and maxmemory-policy noeviction.
 //
 // # Conventions
 //

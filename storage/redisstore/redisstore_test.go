@@ -161,6 +161,65 @@ func (o *outage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 	}
 }
 
+// TestAuditMaxLen checks that appending trims the audit log to
+// Config.AuditMaxLen, keeping the newest events, and that 0 means 10000.
+func TestAuditMaxLen(t *testing.T) {
+	e, err := NewEmbedded()
+	must(t, err)
+	defer e.Close()
+	if n := New(e.Client, Config{}).auditMaxLen; n != 10000 {
+		t.Errorf("the default cap is %d, want 10000", n)
+	}
+	s, ctx := New(e.Client, Config{AuditMaxLen: 10}), t.Context()
+	var newest string
+	for i := range 25 {
+		newest, err = s.AppendAudit(ctx, "tenant", storage.AuditEvent{Activity: fmt.Sprint(i)})
+		must(t, err)
+	}
+	// The embedded server trims exactly; Redis trims whole stream nodes
+	// and may keep more.
+	es, err := s.ListAudit(ctx, "tenant", 100, "")
+	must(t, err)
+	if len(es) != 10 || es[0].ID != newest || es[0].Activity != "24" || es[9].Activity != "15" {
+		t.Errorf("kept %d events, newest first %+v, want events 24 down to 15", len(es), es)
+	}
+}
+
+// TestListAuditBefore checks the cursors Redis would refuse: a malformed
+// ID is the caller's error, not an outage, and nothing is older than 0-0.
+func TestListAuditBefore(t *testing.T) {
+	var c redis.UniversalClient
+	if url := os.Getenv(redisURLEnv); url != "" {
+		oc, err := Open(t.Context(), url)
+		must(t, err)
+		c = oc
+	} else {
+		e, err := NewEmbedded()
+		must(t, err)
+		c = e.Client
+		defer e.Close()
+	}
+	defer c.Close()
+	s, tn := New(c, Config{}), fmt.Sprint("audit-", time.Now().UnixNano())
+	ctx, tracker := storage.TrackFailures(t.Context())
+	_, err := s.AppendAudit(ctx, tn, storage.AuditEvent{Activity: "userCreated"})
+	must(t, err)
+	for _, before := range []string{"abc", "1", "1-", "-1", "1-2-3", "(1-0", "+"} {
+		if es, err := s.ListAudit(ctx, tn, 10, before); err == nil || errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("ListAudit before %q = %v, %v; want an error other than storage.ErrUnavailable", before, es, err)
+		}
+	}
+	if es, err := s.ListAudit(ctx, tn, 10, "0-0"); err != nil || len(es) != 0 {
+		t.Errorf("ListAudit before 0-0 = %v, %v; want none", es, err)
+	}
+	if es, err := s.ListAudit(ctx, tn, 10, "18446744073709551615-18446744073709551615"); err != nil || len(es) != 1 {
+		t.Errorf("ListAudit before the largest ID = %v, %v; want the event", es, err)
+	}
+	if tracker.Failed() {
+		t.Error("the failure tracker was marked")
+	}
+}
+
 func TestParseURL(t *testing.T) {
 	tests := []struct {
 		url  string

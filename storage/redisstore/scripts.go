@@ -115,3 +115,18 @@ redis.call('HSET', KEYS[2], 'token', ARGV[2], 'grant', ARGV[1], 'used', '0')
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `)
+
+// deleteConsent deletes a consent if it still has the given ID, and its
+// entry in the user's index. It reads the ID with cjson, which Redis,
+// Valkey and the embedded server all provide.
+//
+// KEYS[1] consent; KEYS[2] the user's set of client IDs. ARGV[1] consent
+// ID; ARGV[2] client ID.
+// Returns the deleted consent's JSON, or nil if there is none with the ID.
+var deleteConsent = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v or cjson.decode(v).id ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return v
+`)

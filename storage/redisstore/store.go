@@ -19,9 +19,10 @@ import (
 // concurrent use; any number of Stores, in any number of processes, may
 // share one Redis deployment.
 type Store struct {
-	rdb        redis.UniversalClient
-	now        func() time.Time
-	maxRetries int
+	rdb         redis.UniversalClient
+	now         func() time.Time
+	maxRetries  int
+	auditMaxLen int64
 }
 
 // Config configures a Store. The zero value is usable.
@@ -31,6 +32,10 @@ type Config struct {
 	// MaxRetries bounds the attempts of a compare-and-swap update before it
 	// returns storage.ErrConflict; 0 means 16.
 	MaxRetries int
+	// AuditMaxLen caps each tenant's audit log: appending trims it to about
+	// this many newest events (Redis trims whole stream nodes, so a few more
+	// may remain). 0 means 10000.
+	AuditMaxLen int64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -38,12 +43,15 @@ var _ storage.Store = (*Store)(nil)
 // New returns a Store on client. The caller keeps ownership of client and
 // closes it.
 func New(client redis.UniversalClient, cfg Config) *Store {
-	s := &Store{rdb: client, now: cfg.Clock, maxRetries: cfg.MaxRetries}
+	s := &Store{rdb: client, now: cfg.Clock, maxRetries: cfg.MaxRetries, auditMaxLen: cfg.AuditMaxLen}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.maxRetries <= 0 {
 		s.maxRetries = 16
+	}
+	if s.auditMaxLen <= 0 {
+		s.auditMaxLen = 10000
 	}
 	return s
 }

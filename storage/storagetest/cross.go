@@ -164,6 +164,64 @@ func testTenantIsolation(t *testing.T, h *Harness) {
 			remove: func(tn string) error { return s.ResetCounter(ctx, tn, id) },
 		},
 		{
+			name: "flows",
+			put: func(tn string) error {
+				f := h.flow(tn)
+				f.ID, f.Email = id, tn
+				return s.CreateFlow(ctx, tn, f, long)
+			},
+			check: func(tn string) error {
+				f, err := s.GetFlow(ctx, tn, id)
+				if err != nil {
+					return err
+				}
+				return mark(f.Email, tn)
+			},
+			remove: func(tn string) error {
+				return errOf(s.UpdateFlow(ctx, tn, id, func(f *storage.Flow) error { f.Email = "moved-" + tn; return nil }))
+			},
+		},
+		{
+			name: "consents",
+			put: func(tn string) error {
+				return errOf(s.PutConsent(ctx, tn, storage.Consent{ID: id, UserID: "alice", ClientID: id, Scopes: []string{tn}}))
+			},
+			check: func(tn string) error {
+				cs, err := s.ListConsents(ctx, tn, "alice")
+				if err != nil {
+					return err
+				}
+				if len(cs) != 1 {
+					return fmt.Errorf("tenant %s has %d consents", tn, len(cs))
+				}
+				c, err := s.GetConsent(ctx, tn, "alice", id)
+				if err != nil {
+					return err
+				}
+				if len(c.Scopes) != 1 {
+					return fmt.Errorf("tenant %s has scopes %v", tn, c.Scopes)
+				}
+				return mark(c.Scopes[0], tn)
+			},
+			remove: func(tn string) error { return errOf(s.DeleteConsent(ctx, tn, "alice", id)) },
+		},
+		{
+			name: "audit log",
+			put: func(tn string) error {
+				return errOf(s.AppendAudit(ctx, tn, storage.AuditEvent{Time: h.now(), Activity: "userCreated", Actor: tn, Target: id}))
+			},
+			check: func(tn string) error {
+				es, err := s.ListAudit(ctx, tn, 10, "")
+				if err != nil {
+					return err
+				}
+				if len(es) != 1 {
+					return fmt.Errorf("tenant %s has %d audit events", tn, len(es))
+				}
+				return mark(es[0].Actor, tn)
+			},
+		},
+		{
 			name: "apps",
 			put:  func(tn string) error { return s.CreateApp(ctx, tn, app(tn, newID("client"))) },
 			check: func(tn string) error {
@@ -207,6 +265,7 @@ func testExpiry(t *testing.T, h *Harness) {
 	ar, code, tomb := h.authRequest(tn), newID("code"), newID("code")
 	g, rtGrant, jtiGrant := h.grant(tn, "alice", "app", ttl), h.grant(tn, "bob", "app", long), h.grant(tn, "carol", "app", long)
 	rt, sess, jti := h.refreshToken(rtGrant, ttl), h.session(tn, "alice", ttl), newID("jti")
+	fl := h.flow(tn)
 	tests := []struct {
 		name            string
 		start, mid, end func(t *testing.T)
@@ -218,6 +277,18 @@ func testExpiry(t *testing.T, h *Harness) {
 				must(t, errOf(s.UpdateAuthRequest(ctx, tn, ar.ID, func(p *storage.AuthRequest) error { p.Done = true; return nil })))
 			},
 			end: func(t *testing.T) { wantErr(t, errOf(s.GetAuthRequest(ctx, tn, ar.ID)), storage.ErrNotFound) },
+		},
+		{
+			name:  "flow keeps its TTL when updated",
+			start: func(t *testing.T) { must(t, s.CreateFlow(ctx, tn, fl, ttl)) },
+			mid: func(t *testing.T) {
+				must(t, errOf(s.UpdateFlow(ctx, tn, fl.ID, func(f *storage.Flow) error { f.CodeAttempts++; return nil })))
+				wantErr(t, s.CreateFlow(ctx, tn, fl, ttl), storage.ErrExists)
+			},
+			end: func(t *testing.T) {
+				wantErr(t, errOf(s.GetFlow(ctx, tn, fl.ID)), storage.ErrNotFound)
+				wantErr(t, errOf(s.UpdateFlow(ctx, tn, fl.ID, func(*storage.Flow) error { return nil })), storage.ErrNotFound)
+			},
 		},
 		{
 			name:  "single-use value",
@@ -549,6 +620,22 @@ func testUnavailable(t *testing.T, h *Harness) {
 		}},
 		{"Hit", func(ctx context.Context) error { return errOf(s.Hit(ctx, tn, "k", long)) }},
 		{"Count", func(ctx context.Context) error { return errOf(s.Count(ctx, tn, "k")) }},
+		{"CreateFlow", func(ctx context.Context) error { return s.CreateFlow(ctx, tn, h.flow(tn), long) }},
+		{"GetFlow", func(ctx context.Context) error { return errOf(s.GetFlow(ctx, tn, "f")) }},
+		{"UpdateFlow", func(ctx context.Context) error {
+			return errOf(s.UpdateFlow(ctx, tn, "f", func(*storage.Flow) error { return nil }))
+		}},
+		{"DeleteFlow", func(ctx context.Context) error { return s.DeleteFlow(ctx, tn, "f") }},
+		{"AppendAudit", func(ctx context.Context) error {
+			return errOf(s.AppendAudit(ctx, tn, storage.AuditEvent{Time: h.now(), Activity: "userCreated"}))
+		}},
+		{"ListAudit", func(ctx context.Context) error { return errOf(s.ListAudit(ctx, tn, 10, "")) }},
+		{"PutConsent", func(ctx context.Context) error {
+			return errOf(s.PutConsent(ctx, tn, storage.Consent{UserID: "alice", ClientID: "app", Scopes: []string{"openid"}}))
+		}},
+		{"GetConsent", func(ctx context.Context) error { return errOf(s.GetConsent(ctx, tn, "alice", "app")) }},
+		{"ListConsents", func(ctx context.Context) error { return errOf(s.ListConsents(ctx, tn, "alice")) }},
+		{"DeleteConsent", func(ctx context.Context) error { return errOf(s.DeleteConsent(ctx, tn, "alice", "c")) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,12 +53,17 @@ func RunHarness(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"RefreshTokens", testRefreshTokens},
 		{"Sessions", testSessions},
 		{"Counters", testCounters},
+		{"Flows", testFlows},
+		{"Audit", testAudit},
+		{"Consents", testConsents},
 		{"TenantIsolation", testTenantIsolation},
 		{"Expiry", testExpiry},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentTakeOnce", testConcurrentTakeOnce},
 		{"ConcurrentRotation", testConcurrentRotation},
+		{"ConcurrentFlowUpdates", testConcurrentFlowUpdates},
+		{"ConcurrentConsents", testConcurrentConsents},
 		{"Unavailable", testUnavailable},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,262 @@
+package signup
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/foyer-id/foyer/provider/account"
+	"github.com/foyer-id/foyer/provider/audit"
+	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/storage"
+)
+
+// Profile is what the last sign-up page collects.
+type Profile struct {
+	Password    string
+	DisplayName string
+	GivenName   string
+	Surname     string
+}
+
+// Result is the account a flow created or reset, and the tenant it lives in.
+type Result struct {
+	User         storage.User
+	HomeTenantID string
+	// CreatedTenant is set when a domain join created an unmanaged tenant.
+	CreatedTenant bool
+}
+
+func attr(name, v string, maxLen int, required bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" && required {
+		return "", fault.New(fault.Invalid, "missingAttribute", "Enter your "+name+".")
+	}
+	if utf8.RuneCountInString(v) > maxLen || strings.ContainsFunc(v, unicode.IsControl) || !utf8.ValidString(v) {
+		return "", fault.New(fault.Invalid, "invalidAttribute", "Your "+name+" is too long or contains characters that are not allowed.")
+	}
+	return v, nil
+}
+
+// Complete creates the account of a sign-up flow whose code was verified.
+// It runs once per flow: parallel submissions create one account.
+func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p Profile) (Result, error) {
+	f, err := s.Flow(ctx, tenantID, id, binding)
+	if err != nil {
+		return Result{}, err
+	}
+	if f.Step != stepProfile || f.Kind != storage.FlowSignUp {
+		return Result{}, errFlow()
+	}
+	var u storage.User
+	if u.DisplayName, err = attr("display name", p.DisplayName, 256, true); err != nil {
+		return Result{}, err
+	}
+	if u.GivenName, err = attr("given name", p.GivenName, 64, true); err != nil {
+		return Result{}, err
+	}
+	if u.Surname, err = attr("surname", p.Surname, 64, true); err != nil {
+		return Result{}, err
+	}
+	home := f.Data[dataHome]
+	minLen, err := s.minLength(ctx, home)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkPassword(p.Password, minLen, f.Email); err != nil {
+		return Result{}, err
+	}
+	if f, err = s.advance(ctx, tenantID, id, binding, stepProfile); err != nil {
+		return Result{}, err
+	}
+	res, err := s.create(ctx, f, u, p.Password)
+	if err != nil {
+		if k := fault.From(err).Kind; k == fault.Unavailable || k == fault.Internal {
+			s.reopen(ctx, tenantID, id, stepProfile)
+		}
+		ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "signUpRefused",
+			Result: audit.Failure, Reason: fault.From(err).Code, Target: mask(f.Email)}
+		s.cfg.Audit.Record(ctx, tenantID, ev)
+		if res.HomeTenantID != "" && res.HomeTenantID != tenantID {
+			s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)
+		}
+		return Result{}, err
+	}
+	s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), tenantID, id)
+	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "userCreated", Result: audit.Success,
+		Target: res.User.ID, Properties: map[string]string{"creationType": res.User.CreationType, "path": f.Path, "clientId": f.ClientID}}
+	s.cfg.Audit.Record(ctx, tenantID, ev)
+	if tenantID != res.HomeTenantID {
+		s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)
+	}
+	return res, nil
+}
+
+// create applies the rows of the decision table that depend on the state
+// at the moment of creation, now that the address is proven.
+func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw string) (Result, error) {
+	res := Result{HomeTenantID: f.Data[dataHome]}
+	u.CreationType = "SelfServiceSignUp"
+	if f.Path == PathJoin {
+		u.CreationType = "EmailVerified"
+		home, created, err := s.homeForJoin(ctx, f.Email)
+		if err != nil {
+			return res, err
+		}
+		res.HomeTenantID, res.CreatedTenant = home, created
+	}
+	t, err := s.cfg.Store.GetTenant(ctx, res.HomeTenantID)
+	if err != nil {
+		return res, err
+	}
+	if !t.Policy.AllowedToSignUpEmailBasedSubscriptions {
+		return res, refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
+	}
+	if _, err := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); err == nil {
+		return res, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return res, err
+	}
+	if f.Path == PathJoin && !t.Policy.AllowEmailVerifiedUsersToJoinOrganization {
+		return res, refusal("emailVerifiedJoinDisabled", "This organisation does not let people join by email verification. Ask its administrator for an account.")
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return Result{}, err
+	}
+	u.ID = storage.NewID()
+	u.Mail, u.UserPrincipalName = f.Email, f.Email
+	u.UserType = "Member"
+	u.AccountEnabled = true
+	u.CreatedDateTime = s.cfg.Clock().UTC()
+	u.Identities = []storage.ObjectIdentity{{SignInType: "emailAddress", Issuer: t.Name, IssuerAssignedID: f.Email}}
+	if err := s.cfg.Store.CreateUser(ctx, t.ID, u, hash); err != nil {
+		if errors.Is(err, storage.ErrExists) {
+			return Result{}, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
+		}
+		return Result{}, err
+	}
+	res.User = u
+	return res, nil
+}
+
+// homeForJoin returns the workforce tenant where the address's domain is
+// verified, creating an unmanaged one (no Global Administrator) for a
+// domain no tenant has verified.
+func (s *Service) homeForJoin(ctx context.Context, mail string) (string, bool, error) {
+	d := account.Domain(mail)
+	for attempt := 0; attempt < 3; attempt++ {
+		hid, err := s.cfg.Store.TenantIDByDomain(ctx, d)
+		if err == nil {
+			h, err := s.cfg.Store.GetTenant(ctx, hid)
+			if err != nil {
+				return "", false, err
+			}
+			if h.Kind != storage.Workforce {
+				return "", false, refusal("domainNotAllowed", "Addresses at "+d+" cannot join an organisation.")
+			}
+			return hid, false, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return "", false, err
+		}
+		t := storage.Tenant{
+			ID: storage.NewID(), Name: tenantName(d), DisplayName: d, Kind: storage.Workforce,
+			CreatedAt: s.cfg.Clock().UTC(), Policy: storage.DefaultPolicy(storage.Workforce),
+		}
+		if err := s.cfg.Store.CreateTenant(ctx, t); errors.Is(err, storage.ErrExists) {
+			t.Name += "-" + t.ID[:8]
+			err = s.cfg.Store.CreateTenant(ctx, t)
+			if err != nil {
+				return "", false, err
+			}
+		} else if err != nil {
+			return "", false, err
+		}
+		if err := s.cfg.Store.AddDomain(ctx, t.ID, d); errors.Is(err, storage.ErrExists) {
+			continue // another sign-up verified the domain first: join that tenant
+		} else if err != nil {
+			return "", false, err
+		}
+		if err := s.cfg.Keys.EnsureKeys(ctx, t.ID); err != nil {
+			return "", false, err
+		}
+		s.cfg.Audit.Record(ctx, t.ID, storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "tenantCreated",
+			Result: audit.Success, Target: t.ID, Properties: map[string]string{"domain": d, "managed": "false"}})
+		return t.ID, true, nil
+	}
+	return "", false, fault.New(fault.Conflict, "conflict", "Please try again.")
+}
+
+// tenantName derives a slug from a domain: "contoso.com" -> "contoso-com".
+func tenantName(domain string) string {
+	var b strings.Builder
+	for _, r := range domain {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	n := strings.Trim(b.String(), "-")
+	if len(n) > 50 {
+		n = n[:50]
+	}
+	if len(n) < 2 {
+		n = "tenant-" + n
+	}
+	return n
+}
+
+// CompleteReset sets a new password for the account of a reset flow whose
+// code was verified, and ends the account's sessions and refresh tokens.
+func (s *Service) CompleteReset(ctx context.Context, tenantID, id, binding, newPassword string) (Result, error) {
+	f, err := s.Flow(ctx, tenantID, id, binding)
+	if err != nil {
+		return Result{}, err
+	}
+	if f.Step != stepPassword || f.Kind != storage.FlowPasswordReset {
+		return Result{}, errFlow()
+	}
+	home := f.Data[dataHome]
+	minLen, err := s.minLength(ctx, home)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkPassword(newPassword, minLen, f.Email); err != nil {
+		return Result{}, err
+	}
+	if f, err = s.advance(ctx, tenantID, id, binding, stepPassword); err != nil {
+		return Result{}, err
+	}
+	uid, err := s.cfg.Store.UserIDByMail(ctx, home, f.Email)
+	if err != nil {
+		s.reopen(ctx, tenantID, id, stepPassword)
+		return Result{}, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, newPassword)
+	if err == nil {
+		err = s.cfg.Store.SetPasswordHash(ctx, home, uid, hash)
+	}
+	if err == nil {
+		_, err = s.cfg.Store.RevokeUserGrants(ctx, home, uid, "")
+	}
+	if err == nil {
+		err = s.cfg.Store.DeleteUserSessions(ctx, home, uid)
+	}
+	if err != nil {
+		s.reopen(ctx, tenantID, id, stepPassword)
+		return Result{}, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, home, uid)
+	if err != nil {
+		return Result{}, err
+	}
+	s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), tenantID, id)
+	s.cfg.Audit.Record(ctx, home, storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "passwordReset",
+		Result: audit.Success, Actor: uid, Target: uid})
+	return Result{User: u, HomeTenantID: home}, nil
+}

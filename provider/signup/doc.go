@@ -1,0 +1,39 @@
+// Package signup is self-service sign-up and self-service password reset
+// by email verification code, governed by the tenant's authorization
+// policy (DESIGN.md sections 2 and 6; seeds 000-002).
+//
+// # Paths
+//
+// An app's sign-up flow ("app" path) creates a customer in the app's
+// external tenant (creationType SelfServiceSignUp) when the tenant allows
+// self-service sign-up (allowedToSignUpEmailBasedSubscriptions, S) and the
+// app has signUpEnabled. The domain-join path ("join", on the common issuer
+// for multiTenant apps) finds the home tenant where the address's domain is
+// verified: S and allowEmailVerifiedUsersToJoinOrganization (J) decide; a
+// domain no tenant has verified gets a new unmanaged workforce tenant with
+// the domain verified in it. Joined members have creationType EmailVerified.
+//
+// # What the page reveals
+//
+// Decisions that do not depend on whether the address has an account (S,
+// signUpEnabled, the domain) are made when the flow starts. Whether the
+// address has an account is never shown before the address is proven: an
+// existing address gets a "you already have an account" mail instead of a
+// code, and the page is the same. Refusals that depend on the account's
+// absence (J=false) are made after the code is verified.
+//
+// # Codes
+//
+// 8 digits from crypto/rand, stored only as an HMAC bound to the tenant,
+// flow and address, valid 10 minutes, single use. Every submission
+// increments the per-code and per-flow counters (compare-and-swap) before
+// the code is compared in constant time: at most 5 wrong submissions per
+// code and 10 per flow, and a resend never resets the flow's count. A code
+// can be resent after a cooldown (60 s); at most 5 codes per address per
+// hour and a per-IP hourly limit answer 429 with Retry-After. The step
+// after a correct code is advanced by one compare-and-swap, so parallel
+// submissions of one valid code create exactly one account.
+//
+// Every attempt, code sent, code failure, account creation and refusal is
+// recorded in the tenant's audit log with its reason code.
+package signup

@@ -1,0 +1,602 @@
+package signup
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/foyer-id/foyer/provider/account"
+	"github.com/foyer-id/foyer/provider/audit"
+	"github.com/foyer-id/foyer/provider/email"
+	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/password"
+	"github.com/foyer-id/foyer/provider/sso"
+	"github.com/foyer-id/foyer/provider/tenancy"
+	"github.com/foyer-id/foyer/storage"
+	"github.com/foyer-id/foyer/templates"
+)
+
+// Store is what sign-up and reset read and write.
+type Store interface {
+	storage.Flows
+	storage.Counters
+	GetTenant(ctx context.Context, tenantID string) (storage.Tenant, error)
+	CreateTenant(ctx context.Context, t storage.Tenant) error
+	AddDomain(ctx context.Context, tenantID, domain string) error
+	TenantIDByDomain(ctx context.Context, domain string) (string, error)
+	GetApp(ctx context.Context, tenantID, clientID string) (storage.App, error)
+	CreateUser(ctx context.Context, tenantID string, u storage.User, passwordHash string) error
+	UserIDByMail(ctx context.Context, tenantID, mail string) (string, error)
+	GetUser(ctx context.Context, tenantID, userID string) (storage.User, error)
+	SetPasswordHash(ctx context.Context, tenantID, userID, hash string) error
+	RevokeUserGrants(ctx context.Context, tenantID, userID, clientID string) (int, error)
+	DeleteUserSessions(ctx context.Context, tenantID, userID string) error
+}
+
+// Mailer sends one message (provider/email).
+type Mailer interface {
+	Send(ctx context.Context, m email.Message) error
+}
+
+// Hasher hashes passwords (provider/password).
+type Hasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+}
+
+// KeyEnsurer creates a new tenant's signing keys (keys.Manager).
+type KeyEnsurer interface {
+	EnsureKeys(ctx context.Context, tenantID string) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Store     Store
+	Mail      Mailer
+	Hasher    Hasher
+	Keys      KeyEnsurer
+	Templates *templates.Set
+	Audit     *audit.Recorder
+	URLs      tenancy.URLs
+	// CodeKey is the HMAC key of stored codes (32 bytes, shared by replicas).
+	CodeKey []byte
+	Clock   func() time.Time
+
+	CodeLifetime       time.Duration // default 10 min
+	ResendAfter        time.Duration // default 60 s
+	FlowLifetime       time.Duration // default 30 min
+	MaxCodeAttempts    int           // wrong submissions per code, default 5
+	MaxFlowAttempts    int           // wrong submissions per flow, default 10
+	MaxCodesPerAddress int64         // codes per address per hour, default 5
+	MaxStartsPerIP     int64         // flows and resends per IP per hour, default 30
+	// BlockedDomains may not join or create a tenant by domain (consumer
+	// mail providers). Default: a short list of the largest.
+	BlockedDomains []string
+}
+
+// Service runs sign-up and password-reset flows.
+type Service struct{ cfg Config }
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.CodeLifetime, 10*time.Minute)
+	def(&cfg.ResendAfter, time.Minute)
+	def(&cfg.FlowLifetime, 30*time.Minute)
+	if cfg.MaxCodeAttempts == 0 {
+		cfg.MaxCodeAttempts = 5
+	}
+	if cfg.MaxFlowAttempts == 0 {
+		cfg.MaxFlowAttempts = 10
+	}
+	if cfg.MaxCodesPerAddress == 0 {
+		cfg.MaxCodesPerAddress = 5
+	}
+	if cfg.MaxStartsPerIP == 0 {
+		cfg.MaxStartsPerIP = 30
+	}
+	if cfg.BlockedDomains == nil {
+		cfg.BlockedDomains = []string{"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com",
+			"msn.com", "yahoo.com", "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com"}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Service{cfg: cfg}
+}
+
+// Paths of a flow.
+const (
+	PathApp  = "app"
+	PathJoin = "join"
+)
+
+// Steps of a flow.
+const (
+	stepCode     = "code"
+	stepProfile  = "profile"
+	stepPassword = "password"
+	stepDone     = "done"
+)
+
+// Data keys of storage.Flow.Data.
+const (
+	dataBinding = "binding"
+	dataHome    = "home"
+	dataApp     = "app"
+)
+
+// CodeLifetime is how long a code is valid.
+func (s *Service) CodeLifetime() time.Duration { return s.cfg.CodeLifetime }
+
+// refusal builds the fault of a refused sign-up: a stable reason code and a
+// plain-language message.
+func refusal(code, msg string) error { return fault.New(fault.Forbidden, code, msg) }
+
+func errFlow() error {
+	return fault.New(fault.NotFound, "flowExpired", "This sign-up page has expired or was already used. Start again from the application.")
+}
+
+// Start describes a new flow.
+type Start struct {
+	// TenantID is the issuer's tenant: the external tenant of an app flow,
+	// or the common issuer's tenant of a domain join.
+	TenantID      string
+	Kind          string // storage.FlowSignUp or storage.FlowPasswordReset
+	Path          string // PathApp or PathJoin
+	ClientID      string
+	AuthRequestID string
+	Email         string
+	IP            string
+	// Binding ties the flow to the browser (a hash of its CSRF cookie).
+	Binding string
+}
+
+// Begin starts a flow: it checks the rules that do not depend on whether
+// the address has an account, applies the rate limits, and mails a code
+// (or, to an existing account on sign-up, a "you already have an account"
+// notice; for reset of an unknown address, nothing). The caller shows the
+// same "enter the code" page in every case.
+func (s *Service) Begin(ctx context.Context, in Start) (storage.Flow, error) {
+	mail, err := account.NormalizeEmail(in.Email)
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Target: mask(mail),
+		Properties: map[string]string{"path": in.Path, "clientId": in.ClientID, "kind": in.Kind}}
+	ev.Activity = map[string]string{storage.FlowSignUp: "signUpAttempt", storage.FlowPasswordReset: "passwordResetAttempt"}[in.Kind]
+	home, appName, err := s.decide(ctx, in, mail)
+	if err != nil {
+		s.refused(ctx, in.TenantID, ev, err)
+		if home != "" && home != in.TenantID {
+			s.refused(ctx, home, ev, err) // the home tenant's admins see refusals too
+		}
+		return storage.Flow{}, err
+	}
+	if err := s.limit(ctx, mail, in.IP); err != nil {
+		s.refused(ctx, in.TenantID, ev, err)
+		return storage.Flow{}, err
+	}
+	userID := ""
+	if home != "" {
+		userID, err = s.cfg.Store.UserIDByMail(ctx, home, mail)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storage.Flow{}, err
+		}
+	}
+	now := s.cfg.Clock()
+	f := storage.Flow{
+		ID: sso.NewSecret(), TenantID: in.TenantID, Kind: in.Kind, Path: in.Path,
+		AuthRequestID: in.AuthRequestID, ClientID: in.ClientID, Email: mail, Step: stepCode,
+		CodeIssuedAt: now, CodeExpiresAt: now.Add(s.cfg.CodeLifetime), CodesSent: 1, CreatedAt: now,
+		Data: map[string]string{dataBinding: in.Binding, dataHome: home, dataApp: appName},
+	}
+	msg, code, err := s.message(f, userID)
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	if code != "" {
+		f.CodeHash = s.codeHash(f, code)
+	}
+	if err := s.cfg.Store.CreateFlow(ctx, in.TenantID, f, s.cfg.FlowLifetime); err != nil {
+		return storage.Flow{}, err
+	}
+	if err := s.send(ctx, msg); err != nil {
+		s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), in.TenantID, f.ID)
+		return storage.Flow{}, err
+	}
+	ev.Result = audit.Success
+	s.cfg.Audit.Record(ctx, in.TenantID, ev)
+	if msg.To != "" {
+		s.cfg.Audit.Record(ctx, in.TenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
+			Activity: "codeSent", Result: audit.Success, Target: mask(mail)})
+	}
+	return f, nil
+}
+
+func (s *Service) refused(ctx context.Context, tenantID string, ev storage.AuditEvent, err error) {
+	e := fault.From(err)
+	if e.Kind == fault.Unavailable || e.Kind == fault.Internal {
+		return
+	}
+	ev.Result, ev.Reason = audit.Failure, e.Code
+	s.cfg.Audit.Record(ctx, tenantID, ev)
+}
+
+// decide applies the rules of DESIGN.md section 2 that do not depend on the
+// account's existence. It returns the home tenant ("" when a domain join
+// would create one) and the app's name; on a refusal, the home tenant when
+// one was found, so its admins can see the refusal.
+func (s *Service) decide(ctx context.Context, in Start, mail string) (home, appName string, err error) {
+	switch in.Path {
+	case PathApp:
+		t, err := s.cfg.Store.GetTenant(ctx, in.TenantID)
+		if err != nil {
+			return "", "", err
+		}
+		app, err := s.cfg.Store.GetApp(ctx, in.TenantID, in.ClientID)
+		if err != nil {
+			return "", "", err
+		}
+		if in.Kind == storage.FlowPasswordReset {
+			if !t.Policy.AllowedToUseSSPR {
+				return "", "", refusal("ssprDisabled", "Password reset is turned off for this organisation. Contact its administrator.")
+			}
+			return t.ID, app.DisplayName, nil
+		}
+		if !t.Policy.AllowedToSignUpEmailBasedSubscriptions {
+			return "", "", refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
+		}
+		if !app.SignUpEnabled || t.Kind != storage.External {
+			return "", "", refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
+		}
+		return t.ID, app.DisplayName, nil
+	case PathJoin:
+		d := account.Domain(mail)
+		if slices.Contains(s.cfg.BlockedDomains, d) {
+			return "", "", refusal("domainNotAllowed", "Use your work email address: addresses at "+d+" cannot join an organisation.")
+		}
+		hid, err := s.cfg.Store.TenantIDByDomain(ctx, d)
+		if errors.Is(err, storage.ErrNotFound) {
+			if in.Kind == storage.FlowPasswordReset {
+				return "", "", nil // nobody to reset; the page does not say so
+			}
+			return "", "", nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		h, err := s.cfg.Store.GetTenant(ctx, hid)
+		if err != nil {
+			return "", "", err
+		}
+		switch {
+		case h.Kind != storage.Workforce:
+			return hid, "", refusal("domainNotAllowed", "Addresses at "+d+" belong to a customer directory and cannot join an organisation.")
+		case in.Kind == storage.FlowPasswordReset && !h.Policy.AllowedToUseSSPR:
+			return hid, "", refusal("ssprDisabled", "Password reset is turned off for this organisation. Contact its administrator.")
+		case in.Kind == storage.FlowSignUp && !h.Policy.AllowedToSignUpEmailBasedSubscriptions:
+			return hid, "", refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
+		}
+		return hid, h.DisplayName, nil
+	}
+	return "", "", fault.New(fault.Invalid, "invalidPath", "Unknown sign-up path.")
+}
+
+// limit counts the code about to be sent, per address and per IP, before
+// deciding (so parallel requests cannot slip past). The counters are
+// global (kept in the common tenant), so an address cannot be mail-bombed
+// through many tenants.
+func (s *Service) limit(ctx context.Context, mail, ip string) error {
+	n, err := s.cfg.Store.Hit(ctx, storage.CommonTenantID, "code:addr:"+digest(mail), time.Hour)
+	if err != nil {
+		return err
+	}
+	m, err := s.cfg.Store.Hit(ctx, storage.CommonTenantID, "code:ip:"+digest(ip), time.Hour)
+	if err != nil {
+		return err
+	}
+	if n > s.cfg.MaxCodesPerAddress || m > s.cfg.MaxStartsPerIP {
+		e := fault.New(fault.TooMany, "tooManyCodes", "Too many codes were requested. Wait a while and try again.")
+		e.RetryAfter = 15 * time.Minute
+		return e
+	}
+	return nil
+}
+
+// message builds the mail of a flow: a code, or an account notice. It
+// returns the code it put in the mail ("" for none) and a Message with an
+// empty To when nothing is to be sent.
+func (s *Service) message(f storage.Flow, userID string) (email.Message, string, error) {
+	app := f.Data[dataApp]
+	if app == "" {
+		app = "your account"
+	}
+	minutes := int(s.cfg.CodeLifetime / time.Minute)
+	switch {
+	case f.Kind == storage.FlowSignUp && userID != "":
+		signIn := s.cfg.URLs.TenantPath(f.TenantID, "/login?id="+f.AuthRequestID)
+		reset := s.cfg.URLs.TenantPath(f.TenantID, "/reset?id="+f.AuthRequestID)
+		m, err := s.cfg.Templates.AccountExists(templates.AccountExistsEmail{AppName: app, Email: f.Email, SignInURL: signIn, ForgotPasswordURL: reset})
+		return email.Message{To: f.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML}, "", err
+	case f.Kind == storage.FlowPasswordReset && userID == "":
+		return email.Message{}, "", nil
+	}
+	code, err := newCode()
+	if err != nil {
+		return email.Message{}, "", err
+	}
+	var m templates.Email
+	if f.Kind == storage.FlowPasswordReset {
+		m, err = s.cfg.Templates.PasswordReset(templates.PasswordResetEmail{AppName: app, Code: code, MinutesValid: minutes})
+	} else {
+		m, err = s.cfg.Templates.VerificationCode(templates.VerificationCodeEmail{AppName: app, Code: code, MinutesValid: minutes})
+	}
+	return email.Message{To: f.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML}, code, err
+}
+
+func (s *Service) send(ctx context.Context, m email.Message) error {
+	if m.To == "" {
+		return nil
+	}
+	if err := s.cfg.Mail.Send(ctx, m); err != nil {
+		e := fault.Wrap(err, fault.Unavailable, "mailFailed", "We could not send the email. Please try again in a moment.")
+		e.RetryAfter = 30 * time.Second
+		return e
+	}
+	return nil
+}
+
+// newCode returns 8 decimal digits from crypto/rand.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%08d", n.Int64()), nil
+}
+
+// codeHash binds a code to its tenant, flow and address.
+func (s *Service) codeHash(f storage.Flow, code string) string {
+	m := hmac.New(sha256.New, s.cfg.CodeKey)
+	for _, p := range []string{f.TenantID, f.ID, f.Email, code} {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}
+
+// mask keeps an address recognisable in the audit log without storing it
+// whole: "a***@contoso.com".
+func mask(mail string) string {
+	at := strings.LastIndexByte(mail, '@')
+	if at <= 0 {
+		return "***"
+	}
+	return mail[:1] + "***" + mail[at:]
+}
+
+// Flow returns the flow for a page of the browser bound to it.
+func (s *Service) Flow(ctx context.Context, tenantID, id, binding string) (storage.Flow, error) {
+	if id == "" || len(id) > 128 {
+		return storage.Flow{}, errFlow()
+	}
+	f, err := s.cfg.Store.GetFlow(ctx, tenantID, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Flow{}, errFlow()
+	}
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	if !hmac.Equal([]byte(f.Data[dataBinding]), []byte(binding)) {
+		return storage.Flow{}, errFlow()
+	}
+	return f, nil
+}
+
+// Resend mails a new code after the cooldown; the flow's count of wrong
+// submissions is kept.
+func (s *Service) Resend(ctx context.Context, tenantID, id, binding, ip string) (storage.Flow, error) {
+	f, err := s.Flow(ctx, tenantID, id, binding)
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	if f.Step != stepCode {
+		return storage.Flow{}, errFlow()
+	}
+	if f.FlowAttempts >= s.cfg.MaxFlowAttempts {
+		return storage.Flow{}, fault.New(fault.Forbidden, "tooManyAttempts", "Too many wrong codes. Start again from the application.")
+	}
+	now := s.cfg.Clock()
+	if wait := f.CodeIssuedAt.Add(s.cfg.ResendAfter).Sub(now); wait > 0 {
+		e := fault.New(fault.TooMany, "resendTooSoon", "Wait a moment before asking for a new code.")
+		e.RetryAfter = wait
+		return storage.Flow{}, e
+	}
+	if err := s.limit(ctx, f.Email, ip); err != nil {
+		return storage.Flow{}, err
+	}
+	userID := ""
+	if home := f.Data[dataHome]; home != "" {
+		userID, err = s.cfg.Store.UserIDByMail(ctx, home, f.Email)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storage.Flow{}, err
+		}
+	}
+	msg, code, err := s.message(f, userID)
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	issued := f.CodeIssuedAt
+	f, err = s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(g *storage.Flow) error {
+		if g.Step != stepCode || !g.CodeIssuedAt.Equal(issued) {
+			return errFlow() // another resend or the verification won
+		}
+		g.CodeHash = ""
+		if code != "" {
+			g.CodeHash = s.codeHash(*g, code)
+		}
+		g.CodeIssuedAt, g.CodeExpiresAt = now, now.Add(s.cfg.CodeLifetime)
+		g.CodeAttempts = 0 // per code; FlowAttempts is never reset
+		g.CodesSent++
+		return nil
+	})
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	if err := s.send(ctx, msg); err != nil {
+		return storage.Flow{}, err
+	}
+	if msg.To != "" {
+		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
+			Activity: "codeSent", Result: audit.Success, Target: mask(f.Email), Properties: map[string]string{"resend": "true"}})
+	}
+	return f, nil
+}
+
+// Verify checks a submitted code. The submission is counted before the
+// comparison; a correct code advances the flow exactly once.
+func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string) (storage.Flow, error) {
+	if _, err := s.Flow(ctx, tenantID, id, binding); err != nil {
+		return storage.Flow{}, err
+	}
+	tooMany := func() error {
+		return fault.New(fault.TooMany, "tooManyAttempts", "Too many wrong codes. Ask for a new code, or start again.")
+	}
+	f, err := s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(f *storage.Flow) error {
+		switch {
+		case f.Step != stepCode:
+			return errFlow()
+		case f.FlowAttempts >= s.cfg.MaxFlowAttempts:
+			return fault.New(fault.Forbidden, "tooManyAttempts", "Too many wrong codes. Start again from the application.")
+		case f.CodeAttempts >= s.cfg.MaxCodeAttempts:
+			return tooMany()
+		}
+		f.CodeAttempts++
+		f.FlowAttempts++
+		return nil
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		return storage.Flow{}, tooMany() // lost to a burst of parallel submissions: not evaluated
+	}
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	code = strings.TrimSpace(code)
+	fail := func(reason, msg string) (storage.Flow, error) {
+		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
+			Activity: "codeFailed", Result: audit.Failure, Reason: reason, Target: mask(f.Email)})
+		return f, fault.New(fault.Invalid, reason, msg)
+	}
+	if s.cfg.Clock().After(f.CodeExpiresAt) {
+		return fail("codeExpired", "This code has expired. Ask for a new one.")
+	}
+	if f.CodeHash == "" || len(code) != 8 || !hmac.Equal([]byte(s.codeHash(f, code)), []byte(f.CodeHash)) {
+		left := min(s.cfg.MaxCodeAttempts-f.CodeAttempts, s.cfg.MaxFlowAttempts-f.FlowAttempts)
+		return fail("wrongCode", fmt.Sprintf("That code is not right. You can try %d more time(s).", max(left, 0)))
+	}
+	next := stepProfile
+	if f.Kind == storage.FlowPasswordReset {
+		next = stepPassword
+	}
+	hash := f.CodeHash
+	f, err = s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(g *storage.Flow) error {
+		if g.Step != stepCode || g.CodeHash != hash {
+			return errFlow() // a parallel submission of the same code won
+		}
+		g.Step = next
+		g.CodeHash = "" // single use
+		g.CodeAttempts--
+		g.FlowAttempts-- // a right code is not a wrong submission
+		return nil
+	})
+	if err != nil {
+		return storage.Flow{}, err
+	}
+	s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
+		Activity: "codeVerified", Result: audit.Success, Target: mask(f.Email)})
+	return f, nil
+}
+
+// advance moves a flow from step from to step "done" exactly once.
+func (s *Service) advance(ctx context.Context, tenantID, id, binding, from string) (storage.Flow, error) {
+	if _, err := s.Flow(ctx, tenantID, id, binding); err != nil {
+		return storage.Flow{}, err
+	}
+	return s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(f *storage.Flow) error {
+		if f.Step != from {
+			return errFlow()
+		}
+		f.Step = stepDone
+		return nil
+	})
+}
+
+// reopen puts a flow back at step from after a failure past advance, so
+// the person can submit again.
+func (s *Service) reopen(ctx context.Context, tenantID, id, from string) {
+	s.cfg.Store.UpdateFlow(context.WithoutCancel(ctx), tenantID, id, func(f *storage.Flow) error {
+		if f.Step != stepDone {
+			return errFlow()
+		}
+		f.Step = from
+		return nil
+	})
+}
+
+// minLength is the tenant's password minimum (the default for a tenant yet
+// to be created).
+func (s *Service) minLength(ctx context.Context, tenantID string) (int, error) {
+	if tenantID == "" {
+		return password.DefaultMinLength, nil
+	}
+	t, err := s.cfg.Store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	if t.PasswordMinLength == 0 {
+		return password.DefaultMinLength, nil
+	}
+	return t.PasswordMinLength, nil
+}
+
+func checkPassword(pw string, minLength int, mail string) error {
+	if err := (password.Policy{MinLength: minLength}).Check(pw, mail); err != nil {
+		var pe *password.PolicyError
+		if errors.As(err, &pe) {
+			return fault.Wrap(err, fault.Invalid, string(pe.Reason), policyMessage(pe))
+		}
+		return fault.Wrap(err, fault.Invalid, "passwordRejected", "Choose a different password.")
+	}
+	return nil
+}
+
+func policyMessage(pe *password.PolicyError) string {
+	switch pe.Reason {
+	case password.ReasonTooShort:
+		return fmt.Sprintf("Use at least %d characters.", pe.MinLength)
+	case password.ReasonTooLong:
+		return fmt.Sprintf("Use at most %d characters.", pe.MaxLength)
+	case password.ReasonCommon:
+		return "This password is too common. Choose another."
+	case password.ReasonContainsEmail:
+		return "Your password may not contain your email address."
+	}
+	return "Choose a different password."
+}
