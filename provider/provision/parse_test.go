@@ -269,7 +269,7 @@ tenants:
 		want: []string{
 			`foyer.yaml: tenants[0].accessTokenAlg: "HS256": must be ES256 or RS256`,
 			`foyer.yaml: tenants[0].apps[0].scopes[2]: "User.Read": listed twice`,
-			`foyer.yaml: tenants[0].apps[0].scopes[3]: "Mail.Send": unknown scope (known: openid profile email offline_access User.Read User.ReadWrite Directory.AccessAsUser.All Policy.Read.All Policy.ReadWrite.Authorization User.ReadWrite.All User.Invite.All Domain.ReadWrite.All Application.ReadWrite.All)`,
+			`foyer.yaml: tenants[0].apps[0].scopes[3]: "Mail.Send": unknown scope (known: openid profile email offline_access User.Read User.ReadWrite Directory.AccessAsUser.All Policy.Read.All Policy.ReadWrite.Authorization User.ReadWrite.All User.Invite.All Domain.ReadWrite.All Application.ReadWrite.All AuditLog.Read.All)`,
 			`foyer.yaml: tenants[0].apps[0].scopes: must include openid`,
 			`foyer.yaml: tenants[0].apps[0].idTokenSigningAlg: "none": must be RS256 or ES256`,
 			`foyer.yaml: tenants[0].apps[1].clientId: "bad id": must be 1 to 128 characters of A-Z, a-z, 0-9 and . _ ~ -`,

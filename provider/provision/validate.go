@@ -16,7 +16,7 @@ var knownScopes = []string{
 	"openid", "profile", "email", "offline_access",
 	"User.Read", "User.ReadWrite", "Directory.AccessAsUser.All",
 	"Policy.Read.All", "Policy.ReadWrite.Authorization", "User.ReadWrite.All",
-	"User.Invite.All", "Domain.ReadWrite.All", "Application.ReadWrite.All",
+	"User.Invite.All", "Domain.ReadWrite.All", "Application.ReadWrite.All", "AuditLog.Read.All",
 }
 
 // knownRoles are the directory roles a user may hold.

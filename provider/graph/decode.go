@@ -1,0 +1,444 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/storage"
+)
+
+// maxBody is the largest request body accepted.
+const maxBody = 64 << 10
+
+// readBody checks the media type and size of a JSON request body and
+// returns it, before any parsing: 415 for another media type, 413 for a
+// body over maxBody (by Content-Length, or while reading one of unknown
+// length).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	cts := r.Header.Values("Content-Type")
+	if len(cts) != 1 || !jsonMediaType(cts[0]) {
+		return nil, fault.Wrap(errMediaType, fault.Invalid, "UnsupportedMediaType",
+			"The request body must have Content-Type application/json.")
+	}
+	if r.ContentLength > maxBody {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge()
+	case err != nil:
+		return nil, badRequest("The request body could not be read.")
+	}
+	return body, nil
+}
+
+func tooLarge() error {
+	return fault.New(fault.TooLarge, "Request_EntityTooLarge",
+		"The request body is larger than "+strconv.Itoa(maxBody>>10)+" KiB.")
+}
+
+// jsonMediaType reports whether ct is application/json with at most a
+// charset parameter of utf-8.
+func jsonMediaType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// kind is the JSON type of a property.
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindBool
+	kindObject
+)
+
+// property describes one settable property of a body.
+type property struct {
+	kind     kind
+	nullable bool
+	required bool
+	// check validates and normalises a string value; it returns the value
+	// to store, or a problem completing "Property 'x' …".
+	check func(string) (string, string)
+	// object is the schema of an object value.
+	object *schema
+}
+
+// schema is the set of properties an operation accepts.
+type schema struct {
+	// typeName is the Graph type, for messages.
+	typeName string
+	props    map[string]property
+	// known lists the type's properties (by lower-case name) that exist
+	// but may not be set by the operation.
+	known map[string]string
+}
+
+// value is a decoded property value.
+type value struct {
+	null bool
+	str  string
+	b    bool
+	obj  fields
+}
+
+// fields are the properties a body set, by name.
+type fields map[string]value
+
+// decodeBody decodes body strictly against s: one JSON object (valid
+// UTF-8, nothing after it) whose property names are exact-case names of s,
+// each at most once, with values of the property's type, checked. It
+// returns a fault of kind Invalid naming the first property at fault.
+func decodeBody(body []byte, s *schema) (fields, error) {
+	if !utf8.Valid(body) {
+		return nil, badRequest("The request body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	switch {
+	case err == io.EOF:
+		return nil, badRequest("The request body is empty; it must be a JSON object.")
+	case err != nil:
+		return nil, malformed()
+	case tok != json.Delim('{'):
+		return nil, badRequest("The request body must be a JSON object.")
+	}
+	f, err := readObject(dec, s, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("The request body has data after the JSON object.")
+	}
+	return f, nil
+}
+
+func malformed() error { return badRequest("The request body is not well-formed JSON.") }
+
+// readObject reads the members of an object whose '{' was read.
+func readObject(dec *json.Decoder, s *schema, prefix string) (fields, error) {
+	f := fields{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed()
+		}
+		if tok == json.Delim('}') {
+			break
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, malformed()
+		}
+		if _, dup := f[name]; dup {
+			return nil, badRequest("Property " + shown(prefix+name) + " appears more than once.")
+		}
+		p, ok := s.props[name]
+		if !ok {
+			return nil, unknownProperty(s, prefix, name)
+		}
+		v, err := readValue(dec, p, prefix+name)
+		if err != nil {
+			return nil, err
+		}
+		f[name] = v
+	}
+	for name, p := range s.props {
+		if _, set := f[name]; p.required && !set {
+			return nil, badRequest("Property " + shown(prefix+name) + " is required.")
+		}
+	}
+	return f, nil
+}
+
+func readValue(dec *json.Decoder, p property, name string) (value, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return value{}, malformed()
+	}
+	if tok == nil {
+		if !p.nullable {
+			return value{}, badRequest("Property " + shown(name) + " may not be null.")
+		}
+		return value{null: true}, nil
+	}
+	switch p.kind {
+	case kindString:
+		s, ok := tok.(string)
+		if !ok {
+			return value{}, badRequest("Property " + shown(name) + " must be a string" + orNull(p) + ".")
+		}
+		if p.check != nil {
+			v, problem := p.check(s)
+			if problem != "" {
+				return value{}, badRequest("Property " + shown(name) + " " + problem + ".")
+			}
+			s = v
+		}
+		return value{str: s}, nil
+	case kindBool:
+		b, ok := tok.(bool)
+		if !ok {
+			return value{}, badRequest("Property " + shown(name) + " must be true or false.")
+		}
+		return value{b: b}, nil
+	case kindObject:
+		if tok != json.Delim('{') {
+			return value{}, badRequest("Property " + shown(name) + " must be an object" + orNull(p) + ".")
+		}
+		f, err := readObject(dec, p.object, name+".")
+		return value{obj: f}, err
+	}
+	return value{}, malformed()
+}
+
+func orNull(p property) string {
+	if p.nullable {
+		return " or null"
+	}
+	return ""
+}
+
+// unknownProperty explains why name is not accepted: a case variant of an
+// accepted name, a property that exists but may not be set, or one that
+// does not exist.
+func unknownProperty(s *schema, prefix, name string) error {
+	for ok := range s.props {
+		if strings.EqualFold(ok, name) {
+			return badRequest("Property " + shown(prefix+name) + " does not exist on type '" + s.typeName +
+				"'; property names are case-sensitive (did you mean " + shown(prefix+ok) + "?).")
+		}
+	}
+	if _, ok := s.known[strings.ToLower(name)]; ok {
+		return badRequest("Property " + shown(prefix+name) + " cannot be updated.")
+	}
+	return badRequest("Property " + shown(prefix+name) + " does not exist on type '" + s.typeName + "'.")
+}
+
+// shown quotes a client-supplied name for a message: at most 64
+// characters, control characters replaced.
+func shown(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if forbiddenRune(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, name)
+	if utf8.RuneCountInString(name) > 64 {
+		name = string([]rune(name)[:64]) + "…"
+	}
+	return "'" + name + "'"
+}
+
+// forbiddenRune reports characters no text property may hold: control
+// characters (C0, DEL, C1), line and paragraph separators, and the bidi
+// embedding, override and isolate controls that make text display other
+// than it reads.
+func forbiddenRune(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		('\u202A' <= r && r <= '\u202E') || ('\u2066' <= r && r <= '\u2069')
+}
+
+// text returns the check of a text property of at most max characters
+// (Unicode code points after NFC normalisation, which is what is stored).
+func text(max int, allowEmpty bool) func(string) (string, string) {
+	return func(s string) (string, string) {
+		s = norm.NFC.String(s)
+		if strings.ContainsFunc(s, forbiddenRune) {
+			return "", "may not contain control characters"
+		}
+		if n := utf8.RuneCountInString(s); n > max {
+			return "", "is longer than " + strconv.Itoa(max) + " characters"
+		}
+		if !allowEmpty && strings.TrimSpace(s) == "" {
+			return "", "may not be empty"
+		}
+		return s, ""
+	}
+}
+
+// maxLanguageTag bounds a preferredLanguage value (RFC 5646 section 4.4.1
+// recommends room for 35 characters; private-use tags may be longer).
+const maxLanguageTag = 64
+
+// languageTag checks a BCP 47 language tag and returns its canonical form
+// ("" clears the property).
+func languageTag(s string) (string, string) {
+	if s == "" {
+		return "", ""
+	}
+	if len(s) > maxLanguageTag || strings.ContainsFunc(s, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-')
+	}) {
+		return "", "is not a BCP 47 language tag"
+	}
+	t, err := language.Parse(s)
+	if err != nil {
+		return "", "is not a valid BCP 47 language tag"
+	}
+	return t.String(), ""
+}
+
+// The self-updatable properties of seed 003, with Graph's documented
+// maximum lengths. preferredLanguage is a language tag.
+var selfProps = map[string]property{
+	"city":              {kind: kindString, nullable: true, check: text(128, true)},
+	"country":           {kind: kindString, nullable: true, check: text(128, true)},
+	"displayName":       {kind: kindString, check: text(256, false)},
+	"givenName":         {kind: kindString, nullable: true, check: text(64, true)},
+	"jobTitle":          {kind: kindString, nullable: true, check: text(128, true)},
+	"postalCode":        {kind: kindString, nullable: true, check: text(40, true)},
+	"state":             {kind: kindString, nullable: true, check: text(128, true)},
+	"streetAddress":     {kind: kindString, nullable: true, check: text(1024, true)},
+	"surname":           {kind: kindString, nullable: true, check: text(64, true)},
+	"preferredLanguage": {kind: kindString, nullable: true, check: languageTag},
+}
+
+// userKnown are Graph user properties (lower case) that exist but are not
+// settable by the operation, so that the refusal says "cannot be updated".
+var userKnown = lowerSet("id", "mail", "userPrincipalName", "userType", "creationType", "identities",
+	"externalUserState", "externalUserStateChangeDateTime", "accountEnabled", "passwordProfile",
+	"passwordPolicies", "createdDateTime", "mailNickname", "otherMails", "proxyAddresses", "businessPhones",
+	"mobilePhone", "officeLocation", "companyName", "department", "employeeId", "employeeType", "faxNumber",
+	"usageLocation", "ageGroup", "consentProvidedForMinor", "legalAgeGroupClassification", "onPremisesImmutableId",
+	"showInAddressList", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime", "deletedDateTime",
+	"roles", "memberOf", "manager", "aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects",
+	"preferredName", "responsibilities", "schools", "skills", "imAddresses", "securityIdentifier")
+
+func lowerSet(names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[strings.ToLower(n)] = n
+	}
+	return m
+}
+
+func withProps(base map[string]property, extra map[string]property) map[string]property {
+	m := make(map[string]property, len(base)+len(extra))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func without(known map[string]string, names ...string) map[string]string {
+	m := make(map[string]string, len(known))
+	for k, v := range known {
+		m[k] = v
+	}
+	for _, n := range names {
+		delete(m, strings.ToLower(n))
+	}
+	return m
+}
+
+var (
+	// selfPatch is PATCH /me: the ten properties of seed 003.
+	selfPatch = &schema{typeName: "microsoft.graph.user", props: selfProps, known: userKnown}
+	// adminPatch is an administrator's PATCH /users/{id}: those and
+	// accountEnabled.
+	adminPatch = &schema{typeName: "microsoft.graph.user",
+		props: withProps(selfProps, map[string]property{"accountEnabled": {kind: kindBool}}),
+		known: without(userKnown, "accountEnabled")}
+)
+
+// userPatch is a validated update of a user.
+type userPatch struct {
+	// text maps a string property to its new value ("" clears it).
+	text map[string]string
+	// accountEnabled, when set, is the new value.
+	accountEnabled *bool
+}
+
+func (p userPatch) empty() bool { return len(p.text) == 0 && p.accountEnabled == nil }
+
+// decodeUserPatch decodes a PATCH body of a user with s (selfPatch or
+// adminPatch).
+func decodeUserPatch(body []byte, s *schema) (userPatch, error) {
+	f, err := decodeBody(body, s)
+	if err != nil {
+		return userPatch{}, err
+	}
+	p := userPatch{text: map[string]string{}}
+	for name, v := range f {
+		if name == "accountEnabled" {
+			b := v.b
+			p.accountEnabled = &b
+			continue
+		}
+		p.text[name] = v.str // null clears
+	}
+	return p, nil
+}
+
+// userText returns the field of u that holds the string property name, or
+// nil for another name.
+func userText(u *storage.User, name string) *string {
+	switch name {
+	case "city":
+		return &u.City
+	case "country":
+		return &u.Country
+	case "displayName":
+		return &u.DisplayName
+	case "givenName":
+		return &u.GivenName
+	case "jobTitle":
+		return &u.JobTitle
+	case "postalCode":
+		return &u.PostalCode
+	case "state":
+		return &u.State
+	case "streetAddress":
+		return &u.StreetAddress
+	case "surname":
+		return &u.Surname
+	case "preferredLanguage":
+		return &u.PreferredLanguage
+	}
+	return nil
+}
+
+// apply sets p on u and returns what changed, by property, as "old→new".
+func (p userPatch) apply(u *storage.User) map[string]string {
+	changed := map[string]string{}
+	for name, v := range p.text {
+		f := userText(u, name)
+		if *f != v {
+			changed[name] = *f + "→" + v
+			*f = v
+		}
+	}
+	if p.accountEnabled != nil && u.AccountEnabled != *p.accountEnabled {
+		changed["accountEnabled"] = strconv.FormatBool(u.AccountEnabled) + "→" + strconv.FormatBool(*p.accountEnabled)
+		u.AccountEnabled = *p.accountEnabled
+	}
+	return changed
+}

@@ -1,0 +1,57 @@
+// Package graph serves Foyer's Graph-style API under B/v1.0 (DESIGN.md
+// section 5): the signed-in user's profile, password and consents, and the
+// admin operations of a tenant's Global Administrators (users, role
+// assignments, the authorization policy, the audit log). Field names,
+// resource shapes and the error envelope are Microsoft Graph's.
+//
+// # Authentication
+//
+// Every request carries an access token in the Authorization header (Bearer;
+// never in the query string). The token's payload is read unverified only
+// to learn its tid claim; the tenant is resolved from it and
+// bearer.Tokens.Verify then checks the signature with that tenant's keys,
+// issuer, audience, typ at+jwt, lifetime and revocation. A token that fails,
+// a user that no longer exists or whose account is disabled get 401 with
+// WWW-Authenticate: Bearer error="invalid_token". A store that cannot be
+// reached gives 503 with Retry-After (fault.Status).
+//
+// # Authorization
+//
+// What a caller may do depends on who the target is, the caller's directory
+// role and the token's scopes, decided in that order:
+//
+//   - their own object (/me, or /users/{id} with their own id or
+//     userPrincipalName): read with User.Read or User.ReadWrite, update the
+//     ten properties of seed 003 with User.ReadWrite, change the password
+//     with Directory.AccessAsUser.All, list and revoke their consents;
+//   - another user: a Global Administrator with User.ReadWrite.All reads and
+//     updates any user; in a workforce tenant whose policy has
+//     defaultUserRolePermissions.allowedToReadOtherUsers, a member reads
+//     other users' basic profiles (id, displayName, givenName, surname, mail,
+//     userPrincipalName) with User.Read. Everyone else gets 403
+//     Authorization_RequestDenied, and a user that does not exist gets the
+//     very same answer without being looked up, so the API cannot be used
+//     to learn which IDs or names exist;
+//   - admin operations need the role, then the operation's scope: the
+//     directory's users (User.ReadWrite.All), role assignments
+//     (Directory.AccessAsUser.All), the authorization policy (Policy.Read.All
+//     or Policy.ReadWrite.Authorization to read, the latter to update), the
+//     audit log (AuditLog.Read.All or Policy.Read.All).
+//
+// A caller without the role gets 403 Authorization_RequestDenied; one with
+// the role but not the scope gets 403 with WWW-Authenticate: Bearer
+// error="insufficient_scope", scope="…". In external tenants, a role held by
+// an external user (a customer without a userPrincipalName identity) is
+// ignored, and assigning one is refused.
+//
+// # Request bodies
+//
+// Bodies are JSON objects of at most 64 KiB (413 before any parsing) with
+// Content-Type application/json (charset utf-8 allowed; otherwise 415).
+// They are decoded strictly, token by token: property names must match
+// exactly (encoding/json would match case-insensitively), appear once, and
+// be settable by the operation; values must have the property's type;
+// nothing may follow the object. The first problem gives 400 naming the
+// property, and nothing is written: every value is validated before the one
+// compare-and-swap update.
+package graph
