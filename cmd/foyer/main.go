@@ -2,6 +2,8 @@
 //
 //	foyer serve [--dev] [flags]          run the server
 //	foyer keys rotate --tenant T [--now] rotate a tenant's signing keys
+//	foyer policy get|update --tenant T   read or change the authorization policy
+//	foyer audit list --tenant T          read the audit log
 //
 // Every flag has an environment twin (FOYER_*); secrets come only from the
 // environment or files (FOYER_KEK, FOYER_KEK_FILE), never from flags.
@@ -41,6 +43,11 @@ func main() {
 const usage = `usage:
   foyer serve [--dev] [--addr :8080] [--public-url URL] [--redis-url URL] [--smtp-url URL] [--config FILE]
   foyer keys rotate --tenant T [--now]
+  foyer policy get --tenant T
+  foyer policy update --tenant T [--allowed-to-sign-up-email-based-subscriptions=BOOL]
+      [--allow-email-verified-users-to-join-organization=BOOL] [--allowed-to-use-sspr=BOOL]
+      [--allowed-to-read-other-users=BOOL] [--allow-invites-from=VALUE]
+  foyer audit list --tenant T [--top N]
 run "foyer serve --help" for every flag and its environment twin`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -61,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: foyer keys rotate --tenant T [--now]")
 		}
 		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
+	case "policy":
+		return policyCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
