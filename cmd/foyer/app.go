@@ -18,8 +18,8 @@ import (
 	"github.com/foyer-id/foyer/provider"
 	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/audit"
-	"github.com/foyer-id/foyer/provider/email"
 	"github.com/foyer-id/foyer/provider/bearer"
+	"github.com/foyer-id/foyer/provider/email"
 	"github.com/foyer-id/foyer/provider/graph"
 	"github.com/foyer-id/foyer/provider/oidcop"
 	"github.com/foyer-id/foyer/provider/password"
@@ -43,7 +43,7 @@ type app struct {
 	stopRedis func()
 	// mailbox holds the last messages sent (--dev, and tests).
 	mailbox *email.Mailbox
-	closers   []func() error
+	closers []func() error
 }
 
 func (a *app) Close() error {
@@ -155,7 +155,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	}
 	signups := signup.New(signup.Config{
 		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
-		URLs: urls, CodeKey: codeKey, Clock: cfg.clock,
+		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP,
 	})
 	pages := web.New(web.Config{
 		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies, SignUp: signups,

@@ -49,6 +49,9 @@ type Config struct {
 	KEK []byte
 	// clock replaces time.Now in the sign-up flows; tests set it.
 	clock func() time.Time
+	// maxStartsPerIP overrides the sign-up flows' per-IP hourly limit
+	// (benchmarks sign up thousands of accounts from one address).
+	maxStartsPerIP int64
 	// smtpTLS is the base TLS configuration of the SMTP sender (tests add
 	// their server's CA); nil uses the system roots.
 	smtpTLS *tls.Config
