@@ -17,7 +17,7 @@ import (
 // client is a relying party: go-oidc for discovery and ID tokens,
 // x/oauth2 for the code flow.
 type client struct {
-	t        *testing.T
+	t        testing.TB
 	env      *testEnv
 	provider *oidc.Provider
 	conf     oauth2.Config

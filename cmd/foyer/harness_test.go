@@ -31,7 +31,7 @@ import (
 // on FOYER_TEST_REDIS_URL when set (names carry a random suffix so runs
 // never collide).
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	app    *app
 	srv    *httptest.Server
@@ -55,14 +55,14 @@ func suffix() string {
 	return hex.EncodeToString(b[:])
 }
 
-func startEnv(t *testing.T, opts ...func(*Config)) *testEnv {
+func startEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	t.Helper()
 	return startEnvWith(t, "", opts...)
 }
 
 // startEnvWith is startEnv with more tenants: extra is YAML list items
 // appended under "tenants:" (use suffix() in names to keep runs apart).
-func startEnvWith(t *testing.T, extra string, opts ...func(*Config)) *testEnv {
+func startEnvWith(t testing.TB, extra string, opts ...func(*Config)) *testEnv {
 	t.Helper()
 	sfx := suffix()
 	mk := func(n string) tenantFixture {
@@ -159,7 +159,7 @@ func TestMain(m *testing.M) {
 
 // testConfig is the configuration tests start from: embedded Redis unless
 // FOYER_TEST_REDIS_URL is set, a fixed test KEK.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	cfg, err := loadConfig(nil, func(k string) string {
 		switch k {
@@ -187,7 +187,7 @@ func (e *testEnv) ctx() context.Context {
 // browser is a user agent with a cookie jar that stops at the app's
 // redirect URI.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 }
 
@@ -217,7 +217,7 @@ type page struct {
 	body   string
 }
 
-func (p page) form(t *testing.T) (action string, fields url.Values) {
+func (p page) form(t testing.TB) (action string, fields url.Values) {
 	t.Helper()
 	m := reAction.FindStringSubmatch(p.body)
 	if m == nil {
@@ -262,7 +262,7 @@ func (b *browser) signIn(p page, email, password string) page {
 }
 
 // redirected returns the query of a redirect to the app.
-func redirected(t *testing.T, p page) url.Values {
+func redirected(t testing.TB, p page) url.Values {
 	t.Helper()
 	if p.status != http.StatusFound && p.status != http.StatusSeeOther {
 		t.Fatalf("want a redirect to the app, got %d at %s:\n%s", p.status, p.url, p.body)
