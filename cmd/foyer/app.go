@@ -23,6 +23,7 @@ import (
 	"github.com/foyer-id/foyer/provider/graph"
 	"github.com/foyer-id/foyer/provider/oidcop"
 	"github.com/foyer-id/foyer/provider/password"
+	"github.com/foyer-id/foyer/provider/policy"
 	"github.com/foyer-id/foyer/provider/provision"
 	"github.com/foyer-id/foyer/provider/signup"
 	"github.com/foyer-id/foyer/provider/sso"
@@ -173,7 +174,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		Graph: graph.New(graph.Config{
 			URLs: urls, Store: store, Tenants: tenancy.NewResolver(store, tenancy.Config{}), Tokens: tokens,
 			Passwords: account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher}),
-			Hasher:    hasher, Audit: recorder, RequestID: provider.RequestID, Logger: log,
+			Hasher:    hasher, Policies: policy.New(store, recorder), Audit: recorder, RequestID: provider.RequestID, Logger: log,
 		}),
 		Logger: log,
 	})
@@ -276,7 +277,8 @@ func ensureCommon(ctx context.Context, store *redisstore.Store, km *keys.Manager
 }
 
 // newMailer is SMTP when --smtp-url is set, else the log (with a warning);
-// behind it, in memory, the last messages for the dev mailbox page.
+// in --dev (and tests) a mailbox in front keeps the last messages for the
+// dev mailbox page.
 func newMailer(cfg Config, log *slog.Logger) (email.Sender, *email.Mailbox, error) {
 	var next email.Sender
 	if cfg.SMTPURL != "" {
@@ -289,7 +291,10 @@ func newMailer(cfg Config, log *slog.Logger) (email.Sender, *email.Mailbox, erro
 		log.Warn("no --smtp-url: mail, verification codes included, is written to the log; never run like this in production")
 		next = email.Log{Logger: log}
 	}
-	box := email.NewMailbox(50, next)
+	if !cfg.Dev && !cfg.keepMail {
+		return next, nil, nil // production keeps no message, so no code, in memory
+	}
+	box := email.NewMailbox(email.DefaultMailboxSize, next)
 	return box, box, nil
 }
 

@@ -49,6 +49,9 @@ type Config struct {
 	KEK []byte
 	// clock replaces time.Now in the sign-up flows; tests set it.
 	clock func() time.Time
+	// keepMail keeps the last messages in memory (the mailbox); tests set
+	// it, --dev implies it.
+	keepMail bool
 	// maxStartsPerIP overrides the sign-up flows' per-IP hourly limit
 	// (benchmarks sign up thousands of accounts from one address).
 	maxStartsPerIP int64

@@ -46,9 +46,10 @@ func (c *client) login(b *browser, f tenantFixture, extra ...oauth2.AuthCodeOpti
 	verifier, nonce = oauth2.GenerateVerifier(), suffix()
 	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}, extra...)
 	p := b.get(c.conf.AuthCodeURL("st-"+nonce, opts...))
-	if p.status == http.StatusOK {
+	if p.status == http.StatusOK && strings.Contains(p.body, `name="password"`) {
 		p = b.signIn(p, f.user, f.password)
 	}
+	p = b.consent(p)
 	q := redirected(c.t, p)
 	if q.Get("error") != "" {
 		c.t.Fatalf("authorization failed: %s: %s", q.Get("error"), q.Get("error_description"))

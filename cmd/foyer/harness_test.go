@@ -92,11 +92,17 @@ func startEnvWith(t testing.TB, extra string, opts ...func(*Config)) *testEnv {
         postLogoutRedirectUris: [https://app.example/%s/bye]
         scopes: [openid, profile, email, offline_access, User.Read]
         signUpEnabled: true
+        preConsented: true
         clientSecretEnv: SECRET_%s
       - clientId: %s
         displayName: SPA %s
         redirectUris: [%s]
         scopes: [openid, profile, email, offline_access, User.Read]
+        preConsented: true
+      - clientId: %s-3p
+        displayName: Third-party app %s
+        redirectUris: [%s]
+        scopes: [openid, profile, email, offline_access, User.Read, User.ReadWrite]
     users:
       - userPrincipalName: %s
         mail: %s
@@ -104,7 +110,7 @@ func startEnvWith(t testing.TB, extra string, opts ...func(*Config)) *testEnv {
         givenName: Alice
         surname: Liddell
         passwordEnv: PASSWORD_%s
-`, f.name, up, strings.SplitN(f.user, "@", 2)[1], f.webID, up, f.redirect, f.name[:1], up, f.spaID, up, f.redirect, f.user, f.user, up, up)
+`, f.name, up, strings.SplitN(f.user, "@", 2)[1], f.webID, up, f.redirect, f.name[:1], up, f.spaID, up, f.redirect, f.spaID, up, f.redirect, f.user, f.user, up, up)
 	}
 	path := filepath.Join(t.TempDir(), "foyer.yaml")
 	if err := os.WriteFile(path, []byte("tenants:"+doc+extra), 0o600); err != nil {
@@ -174,6 +180,7 @@ func testConfig(t testing.TB) Config {
 		t.Fatal(err)
 	}
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.keepMail = true
 	return cfg
 }
 
@@ -259,6 +266,16 @@ func (b *browser) signIn(p page, email, password string) page {
 	f.Set("email", email)
 	f.Set("password", password)
 	return b.post(action, f)
+}
+
+// consent accepts the consent page when p is one (as the user would), and
+// returns the page after it; any other page is returned as is.
+func (b *browser) consent(p page) page {
+	b.t.Helper()
+	if p.status != http.StatusOK || !strings.Contains(p.body, `value="accept"`) {
+		return p
+	}
+	return b.submit(p, map[string]string{"decision": "accept"})
 }
 
 // redirected returns the query of a redirect to the app.

@@ -21,7 +21,9 @@ func TestPromptAndMaxAge(t *testing.T) {
 		opts = append(opts, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 		return b.get(c.conf.AuthCodeURL("st", opts...))
 	}
-	showsForm := func(p page) bool { return p.status == http.StatusOK && strings.Contains(p.body, `name="password"`) }
+	showsForm := func(p page) bool {
+		return p.status == http.StatusOK && (strings.Contains(p.body, `name="password"`) || strings.Contains(p.body, `value="accept"`))
+	}
 	for _, tt := range []struct {
 		name string
 		opts []oauth2.AuthCodeOption
@@ -32,7 +34,7 @@ func TestPromptAndMaxAge(t *testing.T) {
 		{"prompt=login", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login")}, true},
 		{"max_age=0", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0")}, true},
 		{"max_age=3600", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "3600")}, false},
-		{"prompt=consent", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "consent")}, false},
+		{"prompt=consent asks even a pre-consented app", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "consent")}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := open(tt.opts...)

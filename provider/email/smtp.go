@@ -228,7 +228,10 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 
 	opts := []gomail.Option{
 		gomail.WithPort(s.port),
-		gomail.WithTimeout(s.timeout),
+		// ctx is the one bound; go-mail's own per-command deadlines are
+		// only a backstop, longer so that a timeout is always reported as
+		// the context's.
+		gomail.WithTimeout(2 * s.timeout),
 		gomail.WithHELO(s.helo),
 		gomail.WithTLSConfig(s.tls),
 		gomail.WithDialContextFunc(dial),
@@ -245,6 +248,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("%w: %w", ErrSend, err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		if msg.IsDelivered() {
+			return nil // the server took it; only QUIT or closing failed
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ErrSend, context.Cause(ctx))
 		}

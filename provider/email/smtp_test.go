@@ -25,6 +25,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/foyer-id/foyer/templates"
 )
@@ -609,5 +610,33 @@ func TestSMTPConcurrentSends(t *testing.T) {
 	}
 	if _, got := rec.snapshot(); len(got) != 8 {
 		t.Errorf("server received %d messages, want 8", len(got))
+	}
+}
+
+func TestTLSOnlyAuth(t *testing.T) {
+	for _, tc := range []struct {
+		tls     bool
+		offered []string
+		mech    string // "" for an error
+	}{
+		{true, []string{"PLAIN", "LOGIN"}, "PLAIN"},
+		{true, []string{"login", "plain"}, "PLAIN"},
+		{true, []string{"LOGIN"}, "LOGIN"},
+		{true, []string{"CRAM-MD5"}, ""},
+		{true, nil, ""},
+		{false, []string{"PLAIN", "LOGIN"}, ""},
+	} {
+		// localhost: go-mail's own PLAIN would send the password in clear.
+		a := &tlsOnlyAuth{user: "u", pass: "p", host: "localhost"}
+		mech, resp, err := a.Start(&gosmtp.ServerInfo{Name: "localhost", TLS: tc.tls, Auth: tc.offered})
+		if tc.mech == "" {
+			if err == nil || resp != nil {
+				t.Errorf("tls=%v offered %q: %s %q, want an error", tc.tls, tc.offered, mech, resp)
+			}
+			continue
+		}
+		if err != nil || mech != tc.mech {
+			t.Errorf("tls=%v offered %q: %s (%v), want %s", tc.tls, tc.offered, mech, err, tc.mech)
+		}
 	}
 }

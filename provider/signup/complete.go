@@ -2,6 +2,8 @@ package signup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"unicode"
@@ -144,7 +146,8 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 
 // homeForJoin returns the workforce tenant where the address's domain is
 // verified, creating an unmanaged one (no Global Administrator) for a
-// domain no tenant has verified.
+// domain no tenant has verified. The new tenant's ID is derived from the
+// domain, so parallel sign-ups for one new domain create one tenant.
 func (s *Service) homeForJoin(ctx context.Context, mail string) (string, bool, error) {
 	d := account.Domain(mail)
 	for attempt := 0; attempt < 3; attempt++ {
@@ -163,31 +166,59 @@ func (s *Service) homeForJoin(ctx context.Context, mail string) (string, bool, e
 			return "", false, err
 		}
 		t := storage.Tenant{
-			ID: storage.NewID(), Name: tenantName(d), DisplayName: d, Kind: storage.Workforce,
+			ID: unmanagedID(d), Name: tenantName(d), DisplayName: d, Kind: storage.Workforce,
 			CreatedAt: s.cfg.Clock().UTC(), Policy: storage.DefaultPolicy(storage.Workforce),
 		}
-		if err := s.cfg.Store.CreateTenant(ctx, t); errors.Is(err, storage.ErrExists) {
-			t.Name += "-" + t.ID[:8]
-			err = s.cfg.Store.CreateTenant(ctx, t)
-			if err != nil {
-				return "", false, err
-			}
-		} else if err != nil {
+		created, err := s.createOnce(ctx, t)
+		if err != nil {
 			return "", false, err
 		}
 		if err := s.cfg.Store.AddDomain(ctx, t.ID, d); errors.Is(err, storage.ErrExists) {
-			continue // another sign-up verified the domain first: join that tenant
+			continue // another tenant verified the domain meanwhile: join that one
 		} else if err != nil {
 			return "", false, err
 		}
 		if err := s.cfg.Keys.EnsureKeys(ctx, t.ID); err != nil {
 			return "", false, err
 		}
-		s.cfg.Audit.Record(ctx, t.ID, storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "tenantCreated",
-			Result: audit.Success, Target: t.ID, Properties: map[string]string{"domain": d, "managed": "false"}})
-		return t.ID, true, nil
+		if created {
+			s.cfg.Audit.Record(ctx, t.ID, storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "tenantCreated",
+				Result: audit.Success, Target: t.ID, Properties: map[string]string{"domain": d, "managed": "false"}})
+		}
+		return t.ID, created, nil
 	}
 	return "", false, fault.New(fault.Conflict, "conflict", "Please try again.")
+}
+
+// createOnce creates t unless a parallel sign-up already did (same ID); a
+// name taken by an unrelated tenant gets the ID's first 8 digits appended.
+func (s *Service) createOnce(ctx context.Context, t storage.Tenant) (bool, error) {
+	for _, name := range []string{t.Name, t.Name + "-" + t.ID[:8]} {
+		t.Name = name
+		err := s.cfg.Store.CreateTenant(ctx, t)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, storage.ErrExists) {
+			return false, err
+		}
+		if _, gerr := s.cfg.Store.GetTenant(ctx, t.ID); gerr == nil {
+			return false, nil // a parallel sign-up created it
+		} else if !errors.Is(gerr, storage.ErrNotFound) {
+			return false, gerr
+		}
+	}
+	return false, fault.New(fault.Conflict, "conflict", "Please try again.")
+}
+
+// unmanagedID is the ID of the unmanaged tenant of a domain: a GUID made
+// from SHA-256 of the domain (shaped like RFC 9562 version 8).
+func unmanagedID(domain string) string {
+	h := sha256.Sum256([]byte("foyer unmanaged tenant\x00" + domain))
+	h[6] = h[6]&0x0f | 0x80
+	h[8] = h[8]&0x3f | 0x80
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // tenantName derives a slug from a domain: "contoso.com" -> "contoso-com".
@@ -241,11 +272,15 @@ func (s *Service) CompleteReset(ctx context.Context, tenantID, id, binding, newP
 	if err == nil {
 		err = s.cfg.Store.SetPasswordHash(ctx, home, uid, hash)
 	}
-	if err == nil {
-		_, err = s.cfg.Store.RevokeUserGrants(ctx, home, uid, "")
-	}
-	if err == nil {
-		err = s.cfg.Store.DeleteUserSessions(ctx, home, uid)
+	// The user's tokens and sessions live in the home tenant and, for
+	// sign-ins through the common issuer, in the common tenant.
+	for _, tid := range []string{home, storage.CommonTenantID} {
+		if err == nil {
+			_, err = s.cfg.Store.RevokeUserGrants(ctx, tid, uid, "")
+		}
+		if err == nil {
+			err = s.cfg.Store.DeleteUserSessions(ctx, tid, uid)
+		}
 	}
 	if err != nil {
 		s.reopen(ctx, tenantID, id, stepPassword)

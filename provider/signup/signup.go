@@ -351,6 +351,9 @@ func (s *Service) send(ctx context.Context, m email.Message) error {
 		return nil
 	}
 	if err := s.cfg.Mail.Send(ctx, m); err != nil {
+		if !errors.Is(err, email.ErrSend) {
+			return err // a message we built badly: a bug, not an outage
+		}
 		e := fault.Wrap(err, fault.Unavailable, "mailFailed", "We could not send the email. Please try again in a moment.")
 		e.RetryAfter = 30 * time.Second
 		return e

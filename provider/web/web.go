@@ -26,6 +26,8 @@ type Store interface {
 	GetApp(ctx context.Context, tenantID, clientID string) (storage.App, error)
 	AppTenant(ctx context.Context, clientID string) (string, error)
 	GetTenant(ctx context.Context, tenantID string) (storage.Tenant, error)
+	GetConsent(ctx context.Context, tenantID, userID, clientID string) (storage.Consent, error)
+	PutConsent(ctx context.Context, tenantID string, c storage.Consent) (storage.Consent, error)
 	TenantIDByDomain(ctx context.Context, domain string) (string, error)
 	CreateSession(ctx context.Context, tenantID string, s storage.Session) error
 	GetSession(ctx context.Context, tenantID, hash string) (storage.Session, error)
@@ -107,6 +109,7 @@ func (p *Pages) routes() map[string]route {
 		pathLogoutDone: {func(w http.ResponseWriter, r *http.Request) error {
 			return p.cfg.Templates.Error(w, templates.ErrorPage{Title: "You have signed out", Message: "You can close this window."})
 		}, nil},
+		pathConsent:       {p.showConsent, p.decideConsent},
 		pathSignUp:        {p.showSignUp, p.startSignUp},
 		pathSignUpCode:    {p.showCode, p.verifyCode},
 		pathSignUpResend:  {nil, p.resend},
@@ -361,14 +364,44 @@ func (p *Pages) app(ctx context.Context, t storage.Tenant, clientID string) (sto
 	return p.cfg.Store.GetApp(ctx, tid, clientID)
 }
 
-// complete records who signed in on the authorization request and sends
-// the browser to the protocol's callback, which issues the code.
+// complete records who signed in on the authorization request, asks for
+// consent when the user has not granted the app what it requests, and
+// sends the browser to the protocol's callback, which issues the code.
 func (p *Pages) complete(w http.ResponseWriter, r *http.Request, tenantID, id string, s storage.Session) error {
-	_, err := p.cfg.Store.UpdateAuthRequest(r.Context(), tenantID, id, func(ar *storage.AuthRequest) error {
+	ar, err := p.cfg.Store.UpdateAuthRequest(r.Context(), tenantID, id, func(ar *storage.AuthRequest) error {
 		if ar.Done && ar.UserID != s.UserID {
 			return expired()
 		}
-		ar.UserID, ar.HomeTenantID, ar.AuthTime, ar.AMR, ar.Done = s.UserID, s.HomeTenantID, s.AuthTime, s.AMR, true
+		ar.UserID, ar.HomeTenantID, ar.AuthTime, ar.AMR = s.UserID, s.HomeTenantID, s.AuthTime, s.AMR
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t, _ := tenancy.FromContext(r.Context())
+	need, err := p.needsConsent(r.Context(), t, ar)
+	if err != nil {
+		return err
+	}
+	if need {
+		if slices.Contains(ar.Prompt, "none") {
+			p.cfg.Protocol.Reject(w, r, ar, "consent_required", "the user has not consented to the requested scopes")
+			return nil
+		}
+		http.Redirect(w, r, p.cfg.URLs.TenantPath(tenantID, pathConsent+"?id="+url.QueryEscape(id)), http.StatusSeeOther)
+		return nil
+	}
+	return p.release(w, r, tenantID, id)
+}
+
+// release marks the authorization request done and sends the browser to
+// the protocol's callback.
+func (p *Pages) release(w http.ResponseWriter, r *http.Request, tenantID, id string) error {
+	_, err := p.cfg.Store.UpdateAuthRequest(r.Context(), tenantID, id, func(ar *storage.AuthRequest) error {
+		if ar.UserID == "" {
+			return expired()
+		}
+		ar.Done = true
 		return nil
 	})
 	if err != nil {
