@@ -157,3 +157,33 @@ type FormPage struct {
 func (s *Set) Form(w io.Writer, p FormPage) error {
 	return render(w, s.form, p)
 }
+
+// AccountApp is an app the user granted access to, on the account page.
+type AccountApp struct {
+	Name      string
+	ConsentID string
+	// Scopes are plain-language descriptions of what the app may do.
+	Scopes []string
+}
+
+// AccountPage is the data of the "My account" page: the editable profile
+// fields, the apps with their grants (each with a revoke button), and the
+// change-password form. Its forms post currentPassword/newPassword, the
+// profile field names, and "consent".
+type AccountPage struct {
+	TenantName     string
+	Email          string
+	Notice, Error  string
+	CSRFToken      string
+	ProfileAction  string
+	Profile        []FormField
+	RevokeAction   string
+	Apps           []AccountApp
+	PasswordAction string
+	SignOutAction  string
+}
+
+// Account renders the "My account" page.
+func (s *Set) Account(w io.Writer, p AccountPage) error {
+	return render(w, s.account, p)
+}

@@ -80,7 +80,7 @@ func WithStaticURL(u string) Option {
 
 // Set is the parsed pages and emails. It is safe for concurrent use.
 type Set struct {
-	signIn, errorPage, logout, consent, form *template.Template
+	signIn, errorPage, logout, consent, form, account *template.Template
 
 	verificationCode, accountExists, passwordReset emailTemplate
 }
@@ -128,6 +128,7 @@ func build(pageFiles, emailFiles, static fs.FS, o options) (*Set, error) {
 		{&s.logout, "logout.html", LogoutPage{}},
 		{&s.consent, "consent.html", ConsentPage{}},
 		{&s.form, "form.html", FormPage{}},
+		{&s.account, "account.html", AccountPage{}},
 	}
 	for _, p := range pages {
 		t, err := template.New(p.file).Funcs(funcs).ParseFS(pageFiles, "html/layout.html", "html/"+p.file)

@@ -158,10 +158,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
 		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP,
 	})
+	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher})
 	pages := web.New(web.Config{
 		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies, SignUp: signups,
-		Accounts: account.New(account.Config{Store: store, Hasher: hasher}),
-		CSRFKey:  csrfKey, Insecure: insecure, Logger: log,
+		Accounts: account.New(account.Config{Store: store, Hasher: hasher}), Passwords: passwords,
+		CSRFKey: csrfKey, Insecure: insecure, Logger: log,
 	})
 	a.handler = provider.New(provider.Config{
 		Resolver:        tenancy.NewResolver(store, tenancy.Config{}),
@@ -173,7 +174,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		DevMailbox:      devMailbox(cfg, mailbox),
 		Graph: graph.New(graph.Config{
 			URLs: urls, Store: store, Tenants: tenancy.NewResolver(store, tenancy.Config{}), Tokens: tokens,
-			Passwords: account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher}),
+			Passwords: passwords,
 			Hasher:    hasher, Policies: policy.New(store, recorder), Audit: recorder, RequestID: provider.RequestID, Logger: log,
 		}),
 		Logger: log,

@@ -290,3 +290,8 @@ func redirected(t testing.TB, p page) url.Values {
 	}
 	return loc.Query()
 }
+
+var (
+	reForm  = regexp.MustCompile(`(?s)<form method="post"[^>]*>(.*?)</form>`)
+	reInput = regexp.MustCompile(`<input (?:type="hidden" )?(?:id="[^"]*" )?name="([^"]+)"(?: type="[^"]*")? value="([^"]*)"`)
+)

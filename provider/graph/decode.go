@@ -426,18 +426,19 @@ func userText(u *storage.User, name string) *string {
 	return nil
 }
 
-// apply sets p on u and returns what changed, by property, as "old→new".
+// apply sets p on u and returns what changed, by property, as
+// "old -> new" (provider/policy's form).
 func (p userPatch) apply(u *storage.User) map[string]string {
 	changed := map[string]string{}
 	for name, v := range p.text {
 		f := userText(u, name)
 		if *f != v {
-			changed[name] = *f + "→" + v
+			changed[name] = *f + " -> " + v
 			*f = v
 		}
 	}
 	if p.accountEnabled != nil && u.AccountEnabled != *p.accountEnabled {
-		changed["accountEnabled"] = strconv.FormatBool(u.AccountEnabled) + "→" + strconv.FormatBool(*p.accountEnabled)
+		changed["accountEnabled"] = strconv.FormatBool(u.AccountEnabled) + " -> " + strconv.FormatBool(*p.accountEnabled)
 		u.AccountEnabled = *p.accountEnabled
 	}
 	return changed

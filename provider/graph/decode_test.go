@@ -52,7 +52,7 @@ func TestDecodeUserPatch(t *testing.T) {
 	}
 	u := storage.User{City: "Lyon", Country: "FR"}
 	changed := p.apply(&u)
-	if u.City != "Paris" || u.Country != "" || u.PreferredLanguage != "en-GB" || changed["city"] != "Lyon→Paris" {
+	if u.City != "Paris" || u.Country != "" || u.PreferredLanguage != "en-GB" || changed["city"] != "Lyon -> Paris" {
 		t.Fatalf("applied: %+v, changed %v", u, changed)
 	}
 

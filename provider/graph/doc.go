@@ -54,4 +54,22 @@
 // nothing may follow the object. The first problem gives 400 naming the
 // property, and nothing is written: every value is validated before the one
 // compare-and-swap update.
+//
+// # Changes
+//
+// The policy is changed through provider/policy, the one place that changes
+// it (for the CLI too), so PATCH /policies/authorizationPolicy sets what
+// policy.Change carries; the other defaultUserRolePermissions are read-only
+// here. Every change is recorded in the tenant's audit log with the caller
+// as actor and the request ID as correlationId: policyUpdated (each changed
+// field, "old -> new"), userUpdated (the names of the changed properties,
+// not their values, except accountEnabled), userCreated, roleAssigned,
+// consentRevoked, passwordChanged (refusals too, with their reason code).
+//
+// Disabling a user, changing a password and revoking a consent end tokens
+// at once by revoking grants (storage.Grants), which every access-token
+// check consults: a disabled user's grants and sessions all go; a password
+// change keeps only the calling token's grant; a revoked consent takes the
+// app's grants for the user. Grants made through the common issuer live in
+// its own tenant and are revoked there too.
 package graph

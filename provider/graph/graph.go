@@ -15,14 +15,13 @@ import (
 	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/bearer"
 	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/policy"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
 )
 
 // Store is what the API reads and writes.
 type Store interface {
-	GetTenant(ctx context.Context, tenantID string) (storage.Tenant, error)
-	UpdateTenant(ctx context.Context, tenantID string, fn func(*storage.Tenant) error) (storage.Tenant, error)
 	GetUser(ctx context.Context, tenantID, userID string) (storage.User, error)
 	UserIDByUPN(ctx context.Context, tenantID, upn string) (string, error)
 	CreateUser(ctx context.Context, tenantID string, u storage.User, passwordHash string) error
@@ -57,6 +56,16 @@ type Hasher interface {
 	Hash(ctx context.Context, pw string) (string, error)
 }
 
+// Policies reads and changes authorization policies (policy.Service), the
+// one place that does: Get reads the store (never a cache), so a change
+// reads back at once; Update returns a fault of kind Invalid, and writes
+// nothing, for a value out of range or allowedToReadOtherUsers=true in an
+// external tenant, and records every change in the audit log.
+type Policies interface {
+	Get(ctx context.Context, tenantID string) (storage.AuthorizationPolicy, error)
+	Update(ctx context.Context, tenantID, actor string, c policy.Change) (storage.AuthorizationPolicy, error)
+}
+
 // Auditor records what administrators and users changed (audit.Recorder).
 type Auditor interface {
 	Record(ctx context.Context, tenantID string, e storage.AuditEvent)
@@ -71,6 +80,7 @@ type Config struct {
 	Tokens    Verifier
 	Passwords Passwords
 	Hasher    Hasher
+	Policies  Policies
 	Audit     Auditor
 	// RequestID returns the request's ID for the error envelope; when nil
 	// or empty, the X-Request-Id header already set on the response is used.

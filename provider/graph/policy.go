@@ -3,10 +3,9 @@ package graph
 import (
 	"net/http"
 	"slices"
-	"strconv"
+	"strings"
 
-	"github.com/foyer-id/foyer/provider/audit"
-	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/policy"
 	"github.com/foyer-id/foyer/storage"
 )
 
@@ -36,68 +35,49 @@ var policyProperties = policyObject(storage.AuthorizationPolicy{}).names()
 var allowInvitesFrom = []string{"none", "adminsAndGuestInviters", "adminsGuestInvitersAndAllMembers", "everyone"}
 
 // policyBody is PATCH /policies/authorizationPolicy: any subset of the
-// policy, defaultUserRolePermissions itself partial.
+// policy that provider/policy can change. The other properties of Graph's
+// authorizationPolicy, and the defaultUserRolePermissions other than
+// allowedToReadOtherUsers, are read-only here.
 var policyBody = &schema{typeName: "microsoft.graph.authorizationPolicy",
 	props: map[string]property{
 		"allowEmailVerifiedUsersToJoinOrganization": {kind: kindBool},
 		"allowedToSignUpEmailBasedSubscriptions":    {kind: kindBool},
 		"allowedToUseSSPR":                          {kind: kindBool},
 		"allowInvitesFrom": {kind: kindString, check: func(s string) (string, string) {
-			if !slices.Contains(allowInvitesFrom, s) {
-				return "", "must be one of none, adminsAndGuestInviters, adminsGuestInvitersAndAllMembers, everyone"
+			if !slices.Contains(policy.InviteValues, s) {
+				return "", "must be one of " + strings.Join(policy.InviteValues, ", ")
 			}
 			return s, ""
 		}},
 		"defaultUserRolePermissions": {kind: kindObject, object: &schema{typeName: "microsoft.graph.defaultUserRolePermissions",
 			props: map[string]property{
-				"allowedToCreateApps":                      {kind: kindBool},
-				"allowedToCreateTenants":                   {kind: kindBool},
-				"allowedToReadOtherUsers":                  {kind: kindBool},
-				"allowedToReadBitlockerKeysForOwnedDevice": {kind: kindBool},
+				"allowedToReadOtherUsers": {kind: kindBool},
 			},
-			known: lowerSet("permissionGrantPoliciesAssigned", "allowedToCreateSecurityGroups"),
+			known: lowerSet("allowedToCreateApps", "allowedToCreateTenants", "allowedToReadBitlockerKeysForOwnedDevice",
+				"permissionGrantPoliciesAssigned", "allowedToCreateSecurityGroups"),
 		}},
 	},
 	known: lowerSet("id", "displayName", "description", "blockMsolPowerShell", "guestUserRoleId",
 		"allowUserConsentForRiskyApps", "permissionGrantPolicyIdsAssignedToDefaultUserRole", "enabledPreviewFeatures"),
 }
 
-// policyPatch is a validated partial policy.
-type policyPatch struct{ f fields }
-
-// apply sets the patch on p and returns what changed, by property path,
-// as "old→new".
-func (pp policyPatch) apply(p *storage.AuthorizationPolicy) map[string]string {
-	changed := map[string]string{}
-	flag := func(name string, f fields, dst *bool) {
-		if v, ok := f[name]; ok && v.b != *dst {
-			changed[name] = strconv.FormatBool(*dst) + "→" + strconv.FormatBool(v.b)
-			*dst = v.b
+// policyChange turns a decoded body into a provider/policy change.
+func policyChange(f fields) policy.Change {
+	var c policy.Change
+	flag := func(f fields, name string) *bool {
+		if v, ok := f[name]; ok {
+			return &v.b
 		}
+		return nil
 	}
-	flag("allowEmailVerifiedUsersToJoinOrganization", pp.f, &p.AllowEmailVerifiedUsersToJoinOrganization)
-	flag("allowedToSignUpEmailBasedSubscriptions", pp.f, &p.AllowedToSignUpEmailBasedSubscriptions)
-	flag("allowedToUseSSPR", pp.f, &p.AllowedToUseSSPR)
-	if v, ok := pp.f["allowInvitesFrom"]; ok && v.str != p.AllowInvitesFrom {
-		changed["allowInvitesFrom"] = p.AllowInvitesFrom + "→" + v.str
-		p.AllowInvitesFrom = v.str
+	c.AllowEmailVerifiedUsersToJoinOrganization = flag(f, "allowEmailVerifiedUsersToJoinOrganization")
+	c.AllowedToSignUpEmailBasedSubscriptions = flag(f, "allowedToSignUpEmailBasedSubscriptions")
+	c.AllowedToUseSSPR = flag(f, "allowedToUseSSPR")
+	if v, ok := f["allowInvitesFrom"]; ok {
+		c.AllowInvitesFrom = &v.str
 	}
-	if d, ok := pp.f["defaultUserRolePermissions"]; ok {
-		dp := &p.DefaultUserRolePermissions
-		sub := map[string]*bool{
-			"allowedToCreateApps":                      &dp.AllowedToCreateApps,
-			"allowedToCreateTenants":                   &dp.AllowedToCreateTenants,
-			"allowedToReadOtherUsers":                  &dp.AllowedToReadOtherUsers,
-			"allowedToReadBitlockerKeysForOwnedDevice": &dp.AllowedToReadBitlockerKeysForOwnedDevice,
-		}
-		for name, dst := range sub {
-			if v, ok := d.obj[name]; ok && v.b != *dst {
-				changed["defaultUserRolePermissions."+name] = strconv.FormatBool(*dst) + "→" + strconv.FormatBool(v.b)
-				*dst = v.b
-			}
-		}
-	}
-	return changed
+	c.AllowedToReadOtherUsers = flag(f["defaultUserRolePermissions"].obj, "allowedToReadOtherUsers")
+	return c
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -113,20 +93,19 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err != nil {
 		return err
 	}
-	// Read from the store, not the resolver's cache, so a change reads back
-	// at once.
-	t, err := a.cfg.Store.GetTenant(r.Context(), c.tenant.ID)
+	p, err := a.cfg.Policies.Get(r.Context(), c.tenant.ID)
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, policyObject(t.Policy).pick(sel).
+	a.writeJSON(w, r, http.StatusOK, policyObject(p).pick(sel).
 		with(member{"@odata.context", a.contextURL("policies/authorizationPolicy", sel, true)}))
 	return nil
 }
 
-// patchPolicy updates the tenant's policy in one compare-and-swap and
-// records the change, field by field, in the audit log. In external
-// tenants allowedToReadOtherUsers stays false.
+// patchPolicy updates the tenant's policy through provider/policy, the one
+// place that changes it (one validation, one compare-and-swap write, one
+// audit event with every changed field, old and new). In external tenants
+// allowedToReadOtherUsers stays false.
 func (a *API) patchPolicy(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.needAdmin(scopePolicyWriteAuthz); err != nil {
 		return err
@@ -142,23 +121,8 @@ func (a *API) patchPolicy(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	if c.tenant.Kind == storage.External && f["defaultUserRolePermissions"].obj["allowedToReadOtherUsers"].b {
-		return fault.New(fault.Invalid, "notAllowedInExternalTenant",
-			"Property 'defaultUserRolePermissions.allowedToReadOtherUsers' cannot be true in an external tenant: customers never read other users.")
-	}
-	var changed map[string]string
-	if len(f) > 0 {
-		_, err = a.cfg.Store.UpdateTenant(r.Context(), c.tenant.ID, func(t *storage.Tenant) error {
-			changed = policyPatch{f}.apply(&t.Policy)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if len(changed) > 0 {
-		a.record(r, c, storage.AuditEvent{Activity: "policyUpdated", Category: audit.CategoryPolicy,
-			Target: "authorizationPolicy", Properties: changed})
+	if _, err := a.cfg.Policies.Update(r.Context(), c.tenant.ID, c.user.ID, policyChange(f)); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

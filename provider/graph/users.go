@@ -108,13 +108,13 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, c *caller) error {
 		return a.writeUser(w, r, u, false)
 	}
 	if c.tenant.Kind == storage.Workforce && c.user.UserType != "Guest" {
-		// The policy is read from the store, not the resolver's cache, so
-		// that an administrator's change applies to the next request.
-		t, err := a.cfg.Store.GetTenant(r.Context(), c.tenant.ID)
+		// The policy is read from the store, not the resolver's cached
+		// tenant, so that an administrator's change applies at once.
+		p, err := a.cfg.Policies.Get(r.Context(), c.tenant.ID)
 		if err != nil {
 			return err
 		}
-		c.tenant = t
+		c.tenant.Policy = p
 		if c.mayReadOthers() {
 			if err := c.need(scopeUserRead, scopeUserReadWrite); err != nil {
 				return err

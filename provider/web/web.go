@@ -28,6 +28,7 @@ type Store interface {
 	GetTenant(ctx context.Context, tenantID string) (storage.Tenant, error)
 	GetConsent(ctx context.Context, tenantID, userID, clientID string) (storage.Consent, error)
 	PutConsent(ctx context.Context, tenantID string, c storage.Consent) (storage.Consent, error)
+	AccountStore
 	TenantIDByDomain(ctx context.Context, domain string) (string, error)
 	CreateSession(ctx context.Context, tenantID string, s storage.Session) error
 	GetSession(ctx context.Context, tenantID, hash string) (storage.Session, error)
@@ -55,6 +56,7 @@ type Config struct {
 	Accounts  Accounts
 	Protocol  Protocol
 	SignUp    SignUp
+	Passwords Passwords
 	Templates *templates.Set
 	Cookies   *sso.Cookies
 	// CSRFKey is the HMAC key of form tokens (32 bytes, shared by replicas).
@@ -109,15 +111,21 @@ func (p *Pages) routes() map[string]route {
 		pathLogoutDone: {func(w http.ResponseWriter, r *http.Request) error {
 			return p.cfg.Templates.Error(w, templates.ErrorPage{Title: "You have signed out", Message: "You can close this window."})
 		}, nil},
-		pathConsent:       {p.showConsent, p.decideConsent},
-		pathSignUp:        {p.showSignUp, p.startSignUp},
-		pathSignUpCode:    {p.showCode, p.verifyCode},
-		pathSignUpResend:  {nil, p.resend},
-		pathSignUpProfile: {p.showProfile, p.completeSignUp},
-		pathReset:         {p.showReset, p.startReset},
-		pathResetCode:     {p.showCode, p.verifyCode},
-		pathResetResend:   {nil, p.resend},
-		pathResetPassword: {p.showNewPassword, p.completeReset},
+		pathConsent:         {p.showConsent, p.decideConsent},
+		pathAccount:         {p.showAccount, nil},
+		pathAccountSignIn:   {nil, p.accountSignIn},
+		pathAccountProfile:  {nil, p.saveProfile},
+		pathAccountRevoke:   {nil, p.revokeConsent},
+		pathAccountPassword: {nil, p.changePassword},
+		pathAccountSignOut:  {nil, p.accountSignOut},
+		pathSignUp:          {p.showSignUp, p.startSignUp},
+		pathSignUpCode:      {p.showCode, p.verifyCode},
+		pathSignUpResend:    {nil, p.resend},
+		pathSignUpProfile:   {p.showProfile, p.completeSignUp},
+		pathReset:           {p.showReset, p.startReset},
+		pathResetCode:       {p.showCode, p.verifyCode},
+		pathResetResend:     {nil, p.resend},
+		pathResetPassword:   {p.showNewPassword, p.completeReset},
 	}
 }
 
@@ -312,18 +320,26 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) error {
 // startSession replaces the browser's SSO session with a new one for the
 // user and completes the authorization request.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, authRequestID, userID, home string, now time.Time) error {
-	if old := p.cfg.Cookies.Read(r, tenantID); old != "" {
-		if err := p.cfg.Store.DeleteSession(r.Context(), tenantID, old); err != nil {
-			return err
-		}
-	}
-	exp := now.Add(p.cfg.SessionLifetime)
-	s := storage.Session{TenantID: tenantID, HomeTenantID: home, UserID: userID, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
-	s.Hash = p.cfg.Cookies.Issue(w, tenantID, exp)
-	if err := p.cfg.Store.CreateSession(r.Context(), tenantID, s); err != nil {
+	s, err := p.newSession(w, r, tenantID, userID, home)
+	if err != nil {
 		return err
 	}
 	return p.complete(w, r, tenantID, authRequestID, s)
+}
+
+// newSession replaces the browser's SSO session in the tenant with a new
+// one for the user (a fresh cookie value: no session fixation).
+func (p *Pages) newSession(w http.ResponseWriter, r *http.Request, tenantID, userID, home string) (storage.Session, error) {
+	if old := p.cfg.Cookies.Read(r, tenantID); old != "" {
+		if err := p.cfg.Store.DeleteSession(r.Context(), tenantID, old); err != nil {
+			return storage.Session{}, err
+		}
+	}
+	now := p.cfg.Clock()
+	exp := now.Add(p.cfg.SessionLifetime)
+	s := storage.Session{TenantID: tenantID, HomeTenantID: home, UserID: userID, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: exp}
+	s.Hash = p.cfg.Cookies.Issue(w, tenantID, exp)
+	return s, p.cfg.Store.CreateSession(r.Context(), tenantID, s)
 }
 
 func homeIfOther(t storage.Tenant, home string) string {
