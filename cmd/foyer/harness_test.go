@@ -181,6 +181,7 @@ func testConfig(t testing.TB) Config {
 	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.keepMail = true
+	cfg.maxStartsPerIP = 1 << 40 // every test browser is 127.0.0.1; TestSignUpMailBombing restores the default
 	return cfg
 }
 

@@ -10,7 +10,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-var reCode = regexp.MustCompile(`\b(\d{8})\b`)
+// reCode finds the code on its own line of the mail's text (URLs in other
+// mails may hold 8-digit groups).
+var reCode = regexp.MustCompile(`(?m)^\s*(\d{8})\s*$`)
 
 // lastCode returns the code of the newest message to addr.
 func (e *testEnv) lastCode(addr string) string {

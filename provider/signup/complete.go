@@ -116,6 +116,16 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 	if !t.Policy.AllowedToSignUpEmailBasedSubscriptions {
 		return res, refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
 	}
+	if f.Path == PathApp {
+		// The app's switch too may have been turned off since the flow began.
+		app, err := s.cfg.Store.GetApp(ctx, t.ID, f.ClientID)
+		if err != nil {
+			return res, err
+		}
+		if !app.SignUpEnabled {
+			return res, refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
+		}
+	}
 	if _, err := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); err == nil {
 		return res, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
 	} else if !errors.Is(err, storage.ErrNotFound) {

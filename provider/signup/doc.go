@@ -16,7 +16,8 @@
 // # What the page reveals
 //
 // Decisions that do not depend on whether the address has an account (S,
-// signUpEnabled, the domain) are made when the flow starts. Whether the
+// signUpEnabled, the domain) are made when the flow starts, and made again
+// when the account is created, so a policy turned off mid-flow holds. Whether the
 // address has an account is never shown before the address is proven: an
 // existing address gets a "you already have an account" mail instead of a
 // code, and the page is the same. Refusals that depend on the account's
