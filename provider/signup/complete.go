@@ -62,12 +62,11 @@ func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p 
 	if u.Surname, err = attr("surname", p.Surname, 64, true); err != nil {
 		return Result{}, err
 	}
-	home := f.Data[dataHome]
-	minLen, err := s.minLength(ctx, home)
+	pt, err := s.tenantPolicy(ctx, f.Data[dataHome])
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkPassword(p.Password, minLen, f.Email); err != nil {
+	if err := account.CheckNewPassword(pt, p.Password, f.Email); err != nil {
 		return Result{}, err
 	}
 	if f, err = s.advance(ctx, tenantID, id, binding, stepProfile); err != nil {
@@ -263,11 +262,11 @@ func (s *Service) CompleteReset(ctx context.Context, tenantID, id, binding, newP
 		return Result{}, errFlow()
 	}
 	home := f.Data[dataHome]
-	minLen, err := s.minLength(ctx, home)
+	pt, err := s.tenantPolicy(ctx, home)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkPassword(newPassword, minLen, f.Email); err != nil {
+	if err := account.CheckNewPassword(pt, newPassword, f.Email); err != nil {
 		return Result{}, err
 	}
 	if f, err = s.advance(ctx, tenantID, id, binding, stepPassword); err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/foyer-id/foyer/provider/audit"
 	"github.com/foyer-id/foyer/provider/email"
 	"github.com/foyer-id/foyer/provider/fault"
-	"github.com/foyer-id/foyer/provider/password"
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
@@ -563,43 +562,11 @@ func (s *Service) reopen(ctx context.Context, tenantID, id, from string) {
 	})
 }
 
-// minLength is the tenant's password minimum (the default for a tenant yet
-// to be created).
-func (s *Service) minLength(ctx context.Context, tenantID string) (int, error) {
+// tenantPolicy is the tenant whose password policy applies (a tenant yet
+// to be created gets the defaults).
+func (s *Service) tenantPolicy(ctx context.Context, tenantID string) (storage.Tenant, error) {
 	if tenantID == "" {
-		return password.DefaultMinLength, nil
+		return storage.Tenant{}, nil
 	}
-	t, err := s.cfg.Store.GetTenant(ctx, tenantID)
-	if err != nil {
-		return 0, err
-	}
-	if t.PasswordMinLength == 0 {
-		return password.DefaultMinLength, nil
-	}
-	return t.PasswordMinLength, nil
-}
-
-func checkPassword(pw string, minLength int, mail string) error {
-	if err := (password.Policy{MinLength: minLength}).Check(pw, mail); err != nil {
-		var pe *password.PolicyError
-		if errors.As(err, &pe) {
-			return fault.Wrap(err, fault.Invalid, string(pe.Reason), policyMessage(pe))
-		}
-		return fault.Wrap(err, fault.Invalid, "passwordRejected", "Choose a different password.")
-	}
-	return nil
-}
-
-func policyMessage(pe *password.PolicyError) string {
-	switch pe.Reason {
-	case password.ReasonTooShort:
-		return fmt.Sprintf("Use at least %d characters.", pe.MinLength)
-	case password.ReasonTooLong:
-		return fmt.Sprintf("Use at most %d characters.", pe.MaxLength)
-	case password.ReasonCommon:
-		return "This password is too common. Choose another."
-	case password.ReasonContainsEmail:
-		return "Your password may not contain your email address."
-	}
-	return "Choose a different password."
+	return s.cfg.Store.GetTenant(ctx, tenantID)
 }

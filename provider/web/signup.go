@@ -269,7 +269,7 @@ func (p *Pages) renderProfile(w http.ResponseWriter, r *http.Request, t storage.
 			field(fieldGivenName, "Given name", "given-name"),
 			field(fieldSurname, "Surname", "family-name"),
 			{Name: templates.FieldPassword, Label: "Password", Type: "password", Autocomplete: "new-password", Required: true,
-				Hint: "At least 15 characters. A long phrase is easy to remember and hard to guess."},
+				Hint: "Use a long phrase: it is easy to remember and hard to guess. Very common passwords are refused."},
 		},
 		Submit: "Create account",
 	})
