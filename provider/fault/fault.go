@@ -14,27 +14,31 @@ type Kind int
 
 // The kinds of failure.
 const (
-	Internal        Kind = iota // 500: a bug or an unexpected state
-	Invalid                     // 400: the request is malformed or breaks a rule
-	Unauthenticated             // 401: no, or no valid, credentials
-	Forbidden                   // 403: authenticated, not allowed
-	NotFound                    // 404
-	Conflict                    // 409: exists already, or lost a race
-	TooLarge                    // 413: request body over its limit
-	TooMany                     // 429: rate limited; RetryAfter says when to come back
-	Unavailable                 // 503: a dependency (Redis, SMTP) is down
+	Internal         Kind = iota // 500: a bug or an unexpected state
+	Invalid                      // 400: the request is malformed or breaks a rule
+	Unauthenticated              // 401: no, or no valid, credentials
+	Forbidden                    // 403: authenticated, not allowed
+	NotFound                     // 404
+	Conflict                     // 409: exists already, or lost a race
+	TooLarge                     // 413: request body over its limit
+	TooMany                      // 429: rate limited; RetryAfter says when to come back
+	Unavailable                  // 503: a dependency (Redis, SMTP) is down
+	UnsupportedMedia             // 415: the body is not of the media type the endpoint takes
+	MethodNotAllowed             // 405
 )
 
 var statuses = [...]int{
-	Internal:        http.StatusInternalServerError,
-	Invalid:         http.StatusBadRequest,
-	Unauthenticated: http.StatusUnauthorized,
-	Forbidden:       http.StatusForbidden,
-	NotFound:        http.StatusNotFound,
-	Conflict:        http.StatusConflict,
-	TooLarge:        http.StatusRequestEntityTooLarge,
-	TooMany:         http.StatusTooManyRequests,
-	Unavailable:     http.StatusServiceUnavailable,
+	Internal:         http.StatusInternalServerError,
+	Invalid:          http.StatusBadRequest,
+	Unauthenticated:  http.StatusUnauthorized,
+	Forbidden:        http.StatusForbidden,
+	NotFound:         http.StatusNotFound,
+	Conflict:         http.StatusConflict,
+	TooLarge:         http.StatusRequestEntityTooLarge,
+	TooMany:          http.StatusTooManyRequests,
+	Unavailable:      http.StatusServiceUnavailable,
+	UnsupportedMedia: http.StatusUnsupportedMediaType,
+	MethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // Error is a classified failure with a stable reason code and a message fit

@@ -23,6 +23,8 @@ func TestStatus(t *testing.T) {
 		{"exists", storage.ErrExists, http.StatusConflict},
 		{"too many", &Error{Kind: TooMany, RetryAfter: 2 * time.Second}, http.StatusTooManyRequests},
 		{"too large", New(TooLarge, "tooLarge", "x"), http.StatusRequestEntityTooLarge},
+		{"media type", New(UnsupportedMedia, "x", "y"), http.StatusUnsupportedMediaType},
+		{"method", New(MethodNotAllowed, "x", "y"), http.StatusMethodNotAllowed},
 		{"unknown", errors.New("boom"), http.StatusInternalServerError},
 	}
 	for _, tt := range tests {

@@ -9,12 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/unicode/norm"
-
+	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/storage"
 )
@@ -29,7 +26,7 @@ const maxBody = 64 << 10
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	cts := r.Header.Values("Content-Type")
 	if len(cts) != 1 || !jsonMediaType(cts[0]) {
-		return nil, fault.Wrap(errMediaType, fault.Invalid, "UnsupportedMediaType",
+		return nil, fault.New(fault.UnsupportedMedia, "UnsupportedMediaType",
 			"The request body must have Content-Type application/json.")
 	}
 	if r.ContentLength > maxBody {
@@ -243,7 +240,7 @@ func unknownProperty(s *schema, prefix, name string) error {
 // characters, control characters replaced.
 func shown(name string) string {
 	name = strings.Map(func(r rune) rune {
-		if forbiddenRune(r) {
+		if account.ForbiddenRune(r) {
 			return '\uFFFD'
 		}
 		return r
@@ -254,69 +251,17 @@ func shown(name string) string {
 	return "'" + name + "'"
 }
 
-// forbiddenRune reports characters no text property may hold: control
-// characters (C0, DEL, C1), line and paragraph separators, and the bidi
-// embedding, override and isolate controls that make text display other
-// than it reads.
-func forbiddenRune(r rune) bool {
-	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
-		('\u202A' <= r && r <= '\u202E') || ('\u2066' <= r && r <= '\u2069')
-}
-
-// text returns the check of a text property of at most max characters
-// (Unicode code points after NFC normalisation, which is what is stored).
-func text(max int, allowEmpty bool) func(string) (string, string) {
-	return func(s string) (string, string) {
-		s = norm.NFC.String(s)
-		if strings.ContainsFunc(s, forbiddenRune) {
-			return "", "may not contain control characters"
-		}
-		if n := utf8.RuneCountInString(s); n > max {
-			return "", "is longer than " + strconv.Itoa(max) + " characters"
-		}
-		if !allowEmpty && strings.TrimSpace(s) == "" {
-			return "", "may not be empty"
-		}
-		return s, ""
+// selfProps are the self-updatable properties of seed 003, with the
+// checks of provider/account, which the account page uses too: Graph's
+// documented maximum lengths, NFC text without control characters, a
+// canonical BCP 47 preferredLanguage; displayName may not be emptied.
+var selfProps = func() map[string]property {
+	m := make(map[string]property, len(account.SelfUpdatable))
+	for _, f := range account.SelfUpdatable {
+		m[f.Name] = property{kind: kindString, nullable: !f.Required, check: f.Check}
 	}
-}
-
-// maxLanguageTag bounds a preferredLanguage value (RFC 5646 section 4.4.1
-// recommends room for 35 characters; private-use tags may be longer).
-const maxLanguageTag = 64
-
-// languageTag checks a BCP 47 language tag and returns its canonical form
-// ("" clears the property).
-func languageTag(s string) (string, string) {
-	if s == "" {
-		return "", ""
-	}
-	if len(s) > maxLanguageTag || strings.ContainsFunc(s, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-')
-	}) {
-		return "", "is not a BCP 47 language tag"
-	}
-	t, err := language.Parse(s)
-	if err != nil {
-		return "", "is not a valid BCP 47 language tag"
-	}
-	return t.String(), ""
-}
-
-// The self-updatable properties of seed 003, with Graph's documented
-// maximum lengths. preferredLanguage is a language tag.
-var selfProps = map[string]property{
-	"city":              {kind: kindString, nullable: true, check: text(128, true)},
-	"country":           {kind: kindString, nullable: true, check: text(128, true)},
-	"displayName":       {kind: kindString, check: text(256, false)},
-	"givenName":         {kind: kindString, nullable: true, check: text(64, true)},
-	"jobTitle":          {kind: kindString, nullable: true, check: text(128, true)},
-	"postalCode":        {kind: kindString, nullable: true, check: text(40, true)},
-	"state":             {kind: kindString, nullable: true, check: text(128, true)},
-	"streetAddress":     {kind: kindString, nullable: true, check: text(1024, true)},
-	"surname":           {kind: kindString, nullable: true, check: text(64, true)},
-	"preferredLanguage": {kind: kindString, nullable: true, check: languageTag},
-}
+	return m
+}()
 
 // userKnown are Graph user properties (lower case) that exist but are not
 // settable by the operation, so that the refusal says "cannot be updated".
@@ -398,40 +343,12 @@ func decodeUserPatch(body []byte, s *schema) (userPatch, error) {
 	return p, nil
 }
 
-// userText returns the field of u that holds the string property name, or
-// nil for another name.
-func userText(u *storage.User, name string) *string {
-	switch name {
-	case "city":
-		return &u.City
-	case "country":
-		return &u.Country
-	case "displayName":
-		return &u.DisplayName
-	case "givenName":
-		return &u.GivenName
-	case "jobTitle":
-		return &u.JobTitle
-	case "postalCode":
-		return &u.PostalCode
-	case "state":
-		return &u.State
-	case "streetAddress":
-		return &u.StreetAddress
-	case "surname":
-		return &u.Surname
-	case "preferredLanguage":
-		return &u.PreferredLanguage
-	}
-	return nil
-}
-
 // apply sets p on u and returns what changed, by property, as
 // "old -> new" (provider/policy's form).
 func (p userPatch) apply(u *storage.User) map[string]string {
 	changed := map[string]string{}
 	for name, v := range p.text {
-		f := userText(u, name)
+		f := account.ProfileValue(u, name)
 		if *f != v {
 			changed[name] = *f + " -> " + v
 			*f = v

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/storage"
 )
@@ -257,13 +258,13 @@ func TestLanguageTag(t *testing.T) {
 		"en": "en", "EN-us": "en-US", "fr-CA": "fr-CA", "zh-Hant-TW": "zh-Hant-TW", "sr-Latn": "sr-Latn",
 		"de-CH-1996": "de-CH-1996", "es-419": "es-419", "": "",
 	} {
-		got, problem := languageTag(in)
+		got, problem := account.LanguageTag(in)
 		if problem != "" || got != want {
 			t.Errorf("languageTag(%q) = %q, %q; want %q", in, got, problem, want)
 		}
 	}
 	for _, in := range []string{"english", "en US", "en_US", "-en", "en--US", "123", "e", "en-US-"} {
-		if got, problem := languageTag(in); problem == "" {
+		if got, problem := account.LanguageTag(in); problem == "" {
 			t.Errorf("languageTag(%q) = %q, want a refusal", in, got)
 		}
 	}
@@ -347,7 +348,7 @@ func FuzzDecodePatch(f *testing.F) {
 			if again, problem := prop.check(v); problem != "" || again != v {
 				t.Fatalf("%s: stored %q, which checks as %q, %q", name, v, again, problem)
 			}
-			if !utf8.ValidString(v) || strings.ContainsFunc(v, forbiddenRune) {
+			if !utf8.ValidString(v) || strings.ContainsFunc(v, account.ForbiddenRune) {
 				t.Fatalf("%s: stored %q", name, v)
 			}
 			if name == "displayName" && strings.TrimSpace(v) == "" {

@@ -25,9 +25,6 @@ const (
 // when the request has no authentication information).
 var errNoToken = errors.New("no access token")
 
-// errMediaType marks a body of the wrong media type. fault has no kind for
-// it, so writeError maps it to 415 itself.
-var errMediaType = errors.New("unsupported media type")
 
 // scopeError is the cause of an insufficient_scope refusal; scope is the
 // scope the operation needs (the least privileged one when several do).
@@ -64,14 +61,8 @@ var graphCodes = map[string]string{
 	"alreadyExists":          "Request_MultipleObjectsWithSameKeyValue",
 }
 
-// status is the HTTP status of err: fault.Status, except for the media
-// type refusal fault has no kind for.
-func status(err error) int {
-	if errors.Is(err, errMediaType) {
-		return http.StatusUnsupportedMediaType
-	}
-	return fault.Status(err)
-}
+// status is the HTTP status of err (the one mapping, fault.Status).
+func status(err error) int { return fault.Status(err) }
 
 type innerError struct {
 	Date      string `json:"date"`

@@ -156,17 +156,17 @@ func (a *API) authenticated(h handler) http.Handler {
 
 // Scopes and roles the API checks.
 const (
-	scopeUserRead          = "User.Read"
-	scopeUserReadWrite     = "User.ReadWrite"
-	scopeDirectoryAsUser   = "Directory.AccessAsUser.All"
-	scopeUserReadWriteAll  = "User.ReadWrite.All"
-	scopePolicyRead        = "Policy.Read.All"
-	scopePolicyWriteAuthz  = "Policy.ReadWrite.Authorization"
-	scopeAuditLogRead      = "AuditLog.Read.All"
-	roleGlobalAdmin        = "Global Administrator"
-	signInUserPrincipal    = "userPrincipalName"
-	creationSelfServiceSUp = "SelfServiceSignUp"
-	creationInvitation     = "Invitation"
+	scopeUserRead         = "User.Read"
+	scopeUserReadWrite    = "User.ReadWrite"
+	scopeDirectoryAsUser  = "Directory.AccessAsUser.All"
+	scopeUserReadWriteAll = "User.ReadWrite.All"
+	scopePolicyRead       = "Policy.Read.All"
+	scopePolicyWriteAuthz = "Policy.ReadWrite.Authorization"
+	scopeAuditLogRead     = "AuditLog.Read.All"
+	roleGlobalAdmin       = "Global Administrator"
+	signInUPN             = "userPrincipalName"
+	creationSelfService   = "SelfServiceSignUp"
+	creationInvitation    = "Invitation"
 )
 
 // caller is the authenticated user of a request.
@@ -226,7 +226,7 @@ func (c *caller) mayReadOthers() bool {
 // external tenant, any user without a userPrincipalName identity except an
 // invited guest.
 func externalUser(t storage.Tenant, u storage.User) bool {
-	if u.CreationType == creationSelfServiceSUp {
+	if u.CreationType == creationSelfService {
 		return true
 	}
 	if t.Kind != storage.External {
@@ -236,7 +236,7 @@ func externalUser(t storage.Tenant, u storage.User) bool {
 		return false
 	}
 	return !slices.ContainsFunc(u.Identities, func(id storage.ObjectIdentity) bool {
-		return id.SignInType == signInUserPrincipal
+		return id.SignInType == signInUPN
 	})
 }
 

@@ -370,11 +370,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, c *caller) error
 // createUserBody is an administrator's POST /users.
 var createUserBody = &schema{typeName: "microsoft.graph.user",
 	props: withProps(selfProps, map[string]property{
-		"displayName":       {kind: kindString, required: true, check: text(256, false)},
+		"displayName":       {kind: kindString, required: true, check: account.Text(256, false)},
 		"accountEnabled":    {kind: kindBool, required: true},
 		"mail":              {kind: kindString, nullable: true, check: maxBytes(254)},
 		"userPrincipalName": {kind: kindString, nullable: true, check: maxBytes(254)},
-		"mailNickname":      {kind: kindString, nullable: true, check: text(64, true)},
+		"mailNickname":      {kind: kindString, nullable: true, check: account.Text(64, true)},
 		"passwordProfile": {kind: kindObject, required: true, object: &schema{typeName: "microsoft.graph.passwordProfile",
 			props: map[string]property{
 				"password":                             {kind: kindString, required: true, check: maxBytes(1024)},
@@ -414,7 +414,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *caller) erro
 		CreatedDateTime: a.cfg.Clock().UTC().Truncate(time.Second), Identities: []storage.ObjectIdentity{},
 	}
 	for name, v := range f {
-		if p := userText(&u, name); p != nil {
+		if p := account.ProfileValue(&u, name); p != nil {
 			*p = v.str
 		}
 	}
@@ -433,7 +433,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *caller) erro
 		if u.UserPrincipalName, err = account.NormalizeEmail(upn); err != nil {
 			return badRequest("Property 'userPrincipalName' must have the form user@domain.")
 		}
-		u.Identities = append(u.Identities, storage.ObjectIdentity{SignInType: signInUserPrincipal, Issuer: c.tenant.Name, IssuerAssignedID: u.UserPrincipalName})
+		u.Identities = append(u.Identities, storage.ObjectIdentity{SignInType: signInUPN, Issuer: c.tenant.Name, IssuerAssignedID: u.UserPrincipalName})
 	}
 	pw := pp["password"].str
 	if err := account.CheckNewPassword(c.tenant, pw, u.Mail); err != nil {

@@ -159,7 +159,7 @@ func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) 
 		err = rt.get(w, r)
 	default:
 		h.Set("Allow", "GET, POST")
-		err = fault.New(fault.Invalid, "methodNotAllowed", "This page does not accept that method.")
+		err = fault.New(fault.MethodNotAllowed, "methodNotAllowed", "This page does not accept that method.")
 	}
 	if err != nil {
 		p.fail(w, r, err)
