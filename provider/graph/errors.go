@@ -25,7 +25,6 @@ const (
 // when the request has no authentication information).
 var errNoToken = errors.New("no access token")
 
-
 // scopeError is the cause of an insufficient_scope refusal; scope is the
 // scope the operation needs (the least privileged one when several do).
 type scopeError struct{ scope string }
