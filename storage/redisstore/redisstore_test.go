@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -89,11 +90,32 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.m.FastForward(d)
 }
 
+// conformanceDB is the database the suite flushes and fills on a single
+// server: other packages' tests run at the same time on the URL's own
+// database (never flushed), so the suite keeps to its own.
+const conformanceDB = "15"
+
+// isolated returns url pointed at conformanceDB; Sentinel and Cluster URLs
+// are returned as they are (a Cluster has only database 0: run the suite
+// alone there).
+func isolated(t testing.TB, raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return raw
+	}
+	u.Path = "/" + conformanceDB
+	return u.String()
+}
+
 func TestRedis(t *testing.T) {
 	url := os.Getenv(redisURLEnv)
 	if url == "" {
 		t.Skip(redisURLEnv + " is not set")
 	}
+	url = isolated(t, url)
 	flush(t, url)
 	storagetest.RunHarness(t, func(t *testing.T) storagetest.Harness {
 		c, err := Open(t.Context(), url)
