@@ -43,6 +43,19 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readInput checks a write's query options (none may change a write),
+// reads its JSON body and decodes it against s.
+func readInput(w http.ResponseWriter, r *http.Request, s *schema) (fields, error) {
+	if _, err := queryOptions(r); err != nil {
+		return nil, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(body, s)
+}
+
 func tooLarge() error {
 	return fault.New(fault.TooLarge, "Request_EntityTooLarge",
 		"The request body is larger than "+strconv.Itoa(maxBody>>10)+" KiB.")

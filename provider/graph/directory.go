@@ -231,14 +231,7 @@ func (a *API) assignRole(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := c.needAdmin(scopeDirectoryAsUser); err != nil {
 		return err
 	}
-	if _, err := queryOptions(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	f, err := decodeBody(body, roleAssignmentBody)
+	f, err := readInput(w, r, roleAssignmentBody)
 	if err != nil {
 		return err
 	}

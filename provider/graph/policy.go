@@ -110,14 +110,7 @@ func (a *API) patchPolicy(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := c.needAdmin(scopePolicyWriteAuthz); err != nil {
 		return err
 	}
-	if _, err := queryOptions(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	f, err := decodeBody(body, policyBody)
+	f, err := readInput(w, r, policyBody)
 	if err != nil {
 		return err
 	}

@@ -293,14 +293,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.need(scopeDirectoryAsUser); err != nil {
 		return err
 	}
-	if _, err := queryOptions(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	f, err := decodeBody(body, changePasswordBody)
+	f, err := readInput(w, r, changePasswordBody)
 	if err != nil {
 		return err
 	}
@@ -394,14 +387,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := c.needAdmin(scopeUserReadWriteAll); err != nil {
 		return err
 	}
-	if _, err := queryOptions(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	f, err := decodeBody(body, createUserBody)
+	f, err := readInput(w, r, createUserBody)
 	if err != nil {
 		return err
 	}
