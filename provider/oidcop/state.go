@@ -6,13 +6,15 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/foyer-id/foyer/provider/bearer"
+	"github.com/foyer-id/foyer/storage"
 )
 
 // reqState is scratch space for one request, shared between zitadel's
-// callbacks into Foyer (which receive only a context): the access token the
-// codec verified, the ID-token algorithm of the client being served, and the
-// browser's SSO session.
+// callbacks into Foyer (which receive only a context): the apps already
+// read, the access token the handler verified, the ID-token algorithm of
+// the client being served, and the browser's SSO session.
 type reqState struct {
+	apps         map[string]storage.App // read once per request
 	claims       *bearer.Claims
 	idTokenAlg   string
 	sessionHash  string

@@ -399,8 +399,25 @@ func (s *opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
 // --- clients ---
 
 // app returns the client of the request's tenant. On the common issuer the
-// app lives in its own tenant and must be registered as multiTenant.
+// app lives in its own tenant and must be registered as multiTenant. One
+// request reads an app once: zitadel asks for the client several times per
+// token request (lookup, secret check).
 func (s *opStorage) app(ctx context.Context, clientID string) (storage.App, error) {
+	st := state(ctx)
+	if a, ok := st.apps[clientID]; ok {
+		return a, nil
+	}
+	a, err := s.loadApp(ctx, clientID)
+	if err == nil {
+		if st.apps == nil {
+			st.apps = map[string]storage.App{}
+		}
+		st.apps[clientID] = a
+	}
+	return a, err
+}
+
+func (s *opStorage) loadApp(ctx context.Context, clientID string) (storage.App, error) {
 	tid := tenantID(ctx)
 	if tid != storage.CommonTenantID {
 		return s.store.GetApp(ctx, tid, clientID)
