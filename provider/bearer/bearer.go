@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -94,7 +96,23 @@ type Config struct {
 }
 
 // Tokens mints and verifies access tokens.
-type Tokens struct{ cfg Config }
+type Tokens struct {
+	cfg Config
+
+	// verified remembers tokens whose signature checked out, by SHA-256 of
+	// the token, so a token presented again skips the signature (~70 µs for
+	// ES256); its claims and revocation are still checked every time.
+	mu       sync.Mutex
+	verified map[[32]byte]verifiedToken
+}
+
+type verifiedToken struct {
+	tenantID string
+	claims   Claims
+}
+
+// maxVerified bounds the cache of verified tokens; when full it is cleared.
+const maxVerified = 100_000
 
 // New returns Tokens for cfg.
 func New(cfg Config) *Tokens {
@@ -104,7 +122,7 @@ func New(cfg Config) *Tokens {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Tokens{cfg: cfg}
+	return &Tokens{cfg: cfg, verified: map[[32]byte]verifiedToken{}}
 }
 
 // Lifetime returns the access-token lifetime.
@@ -188,7 +206,7 @@ func invalid(msg string) error {
 // skipRevocation) that its grant is alive and its jti unrevoked. Failures
 // of the token are faults of kind Unauthenticated wrapping ErrInvalid.
 func (t *Tokens) Verify(ctx context.Context, tenantID, raw string) (Claims, error) {
-	c, err := t.verifySignature(ctx, tenantID, raw)
+	c, err := t.signed(ctx, tenantID, raw)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -201,6 +219,33 @@ func (t *Tokens) Verify(ctx context.Context, tenantID, raw string) (Claims, erro
 	}
 	if !ok {
 		return Claims{}, invalid("The access token has been revoked.")
+	}
+	return c, nil
+}
+
+// signed returns the claims of a token signed by a published key of the
+// tenant, from the cache when this token was verified before. Keys stay
+// published until every token they signed has expired, so a cached
+// signature stays valid for the token's life.
+func (t *Tokens) signed(ctx context.Context, tenantID, raw string) (Claims, error) {
+	k := sha256.Sum256([]byte(raw))
+	t.mu.Lock()
+	v, ok := t.verified[k]
+	t.mu.Unlock()
+	if ok && v.tenantID == tenantID {
+		return v.claims, nil
+	}
+	c, err := t.verifySignature(ctx, tenantID, raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	if t.cfg.Clock().Before(c.Expires()) {
+		t.mu.Lock()
+		if len(t.verified) >= maxVerified {
+			clear(t.verified)
+		}
+		t.verified[k] = verifiedToken{tenantID: tenantID, claims: c}
+		t.mu.Unlock()
 	}
 	return c, nil
 }
