@@ -256,6 +256,11 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 // allowOrigin admits a CORS origin only if it is the origin of a redirect
 // URI registered by one of the tenant's apps.
 func (o *OP) allowOrigin(r *http.Request, origin string) bool {
+	// rs/cors calls this for every request, before it looks at the Origin
+	// header; without one there is nothing to allow and no apps to read.
+	if origin == "" {
+		return false
+	}
 	t, ok := tenancy.FromContext(r.Context())
 	if !ok {
 		return false

@@ -130,3 +130,16 @@ redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
 return v
 `)
+
+// getRefresh reads a refresh token and whether its grant still exists, in
+// one round trip. The grant's key is built from ARGV[1], the tenant's grant
+// key prefix: it shares the token's hash slot ({t:<tenant>}), so the script
+// stays within one Cluster slot.
+//
+// KEYS[1] token. ARGV[1] grant key prefix.
+// Returns nil if missing, else {token JSON, used flag, 1 if the grant exists}.
+var getRefresh = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'token', 'grant', 'used')
+if not f[1] then return false end
+return {f[1], f[3] or '0', redis.call('EXISTS', ARGV[1] .. (f[2] or ''))}
+`)

@@ -196,23 +196,17 @@ func (s *Store) SaveRefreshToken(ctx context.Context, tenantID string, rt storag
 // with storage.ErrConsumed if it was already rotated.
 func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (storage.RefreshToken, error) {
 	key := tkey(tenantID, "refresh", hash)
-	f, err := s.rdb.HMGet(ctx, key, "token", "grant", "used").Result()
+	res, err := getRefresh.Run(ctx, s.rdb, []string{key}, tkey(tenantID, "grant", "")).Slice()
 	if err != nil {
-		return storage.RefreshToken{}, fail(ctx, err)
+		return storage.RefreshToken{}, fail(ctx, err) // redis.Nil: no such token
 	}
-	raw, ok := f[0].(string)
-	grant, _ := f[1].(string)
-	if !ok {
-		return storage.RefreshToken{}, storage.ErrNotFound
-	}
-	switch n, err := s.rdb.Exists(ctx, tkey(tenantID, "grant", grant)).Result(); {
-	case err != nil:
-		return storage.RefreshToken{}, fail(ctx, err)
-	case n == 0:
+	raw, _ := res[0].(string)
+	used, _ := res[1].(string)
+	if live, _ := res[2].(int64); live == 0 {
 		return storage.RefreshToken{}, fmt.Errorf("%w: grant of the refresh token", storage.ErrNotFound)
 	}
 	rt, err := decode[storage.RefreshToken](key, raw)
-	if err == nil && f[2] == "1" {
+	if err == nil && used == "1" {
 		err = fmt.Errorf("%w: refresh token", storage.ErrConsumed)
 	}
 	return rt, err
