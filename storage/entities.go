@@ -83,7 +83,11 @@ type App struct {
 	// AllowedScopes lists every scope the app may request (openid included).
 	AllowedScopes []string `json:"allowedScopes"`
 	SignUpEnabled bool     `json:"signUpEnabled"`
-	MultiTenant   bool     `json:"multiTenant"`
+	// SignUpAttributes are profile properties (Graph names, of the
+	// self-updatable ones) the app's sign-up flow asks for besides
+	// displayName, givenName and surname.
+	SignUpAttributes []string `json:"signUpAttributes,omitempty"`
+	MultiTenant      bool     `json:"multiTenant"`
 	// IDTokenSigningAlg is "RS256" (the default when empty) or "ES256".
 	IDTokenSigningAlg string `json:"idTokenSigningAlg,omitempty"`
 	// PreConsented marks an app whose scopes the tenant admin granted for

@@ -538,6 +538,7 @@ func (s *App) applyTo(a *storage.App) bool {
 	c.strs(&a.PostLogoutRedirectURIs, s.PostLogoutRedirectURIs)
 	c.strs(&a.AllowedScopes, s.Scopes)
 	c.boolean(&a.SignUpEnabled, s.SignUpEnabled)
+	c.strs(&a.SignUpAttributes, s.SignUpAttributes)
 	c.boolean(&a.MultiTenant, s.MultiTenant)
 	c.boolean(&a.PreConsented, s.PreConsented)
 	c.str(&a.IDTokenSigningAlg, s.IDTokenSigningAlg)

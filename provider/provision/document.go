@@ -76,9 +76,12 @@ type App struct {
 	PostLogoutRedirectURIs []string `yaml:"postLogoutRedirectUris"`
 	Scopes                 []string `yaml:"scopes"`
 	SignUpEnabled          bool     `yaml:"signUpEnabled"`
-	MultiTenant            bool     `yaml:"multiTenant"`
-	PreConsented           bool     `yaml:"preConsented"`
-	IDTokenSigningAlg      string   `yaml:"idTokenSigningAlg"`
+	// SignUpAttributes are the profile properties the sign-up flow asks
+	// for besides displayName, givenName and surname.
+	SignUpAttributes  []string `yaml:"signUpAttributes"`
+	MultiTenant       bool     `yaml:"multiTenant"`
+	PreConsented      bool     `yaml:"preConsented"`
+	IDTokenSigningAlg string   `yaml:"idTokenSigningAlg"`
 	// ClientSecretEnv and ClientSecretFile name where a confidential app's
 	// secret is read from; at most one may be set.
 	ClientSecretEnv  string `yaml:"clientSecretEnv"`

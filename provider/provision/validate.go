@@ -160,6 +160,11 @@ func (d *Document) validateApp(ps *problems, t *Tenant, a *App, p string, client
 	default:
 		ps.add(p+".idTokenSigningAlg", "%q: must be RS256 or ES256", a.IDTokenSigningAlg)
 	}
+	for i, name := range a.SignUpAttributes {
+		if !slices.Contains(signUpAttributes, name) {
+			ps.add(fmt.Sprintf("%s.signUpAttributes[%d]", p, i), "%q: must be one of %s", name, strings.Join(signUpAttributes, ", "))
+		}
+	}
 	if a.SignUpEnabled && t.Kind == storage.Workforce {
 		ps.add(p+".signUpEnabled", "app sign-up flows exist only in external tenants (workforce tenants are joined by verified domain)")
 	}
@@ -170,6 +175,10 @@ func (d *Document) validateApp(ps *problems, t *Tenant, a *App, p string, client
 		ps.add(p, "client secret is %d bytes: at least %d are required (use 32 random bytes, e.g. openssl rand -base64 32)", len(a.secret), minSecretBytes)
 	}
 }
+
+// signUpAttributes are the self-updatable profile properties (seed 003)
+// an app's sign-up flow may ask for besides the three it always asks for.
+var signUpAttributes = []string{"jobTitle", "streetAddress", "city", "state", "postalCode", "country", "preferredLanguage"}
 
 func (d *Document) validateUser(ps *problems, u *User, p string, upns, mails map[string]string) {
 	u.Mail = strings.ToLower(strings.TrimSpace(u.Mail))

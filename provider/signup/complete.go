@@ -21,6 +21,8 @@ type Profile struct {
 	DisplayName string
 	GivenName   string
 	Surname     string
+	// Extra holds the app's SignUpAttributes, by Graph property name.
+	Extra map[string]string
 }
 
 // Result is the account a flow created or reset, and the tenant it lives in.
@@ -62,6 +64,9 @@ func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p 
 	if u.Surname, err = attr("surname", p.Surname, 64, true); err != nil {
 		return Result{}, err
 	}
+	if err := s.extraAttributes(ctx, f, p.Extra, &u); err != nil {
+		return Result{}, err
+	}
 	pt, err := s.tenantPolicy(ctx, f.Data[dataHome])
 	if err != nil {
 		return Result{}, err
@@ -93,6 +98,45 @@ func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p 
 		s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)
 	}
 	return res, nil
+}
+
+// Attributes returns the extra profile properties the flow's app asks for
+// (none on the domain-join path).
+func (s *Service) Attributes(ctx context.Context, f storage.Flow) ([]account.ProfileField, error) {
+	if f.Path != PathApp || f.Kind != storage.FlowSignUp {
+		return nil, nil
+	}
+	app, err := s.cfg.Store.GetApp(ctx, f.TenantID, f.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	var out []account.ProfileField
+	for _, name := range app.SignUpAttributes {
+		if pf, ok := account.SelfUpdatableField(name); ok {
+			out = append(out, pf)
+		}
+	}
+	return out, nil
+}
+
+// extraAttributes checks the app's required attributes (each must be
+// given and valid by the profile rules) and sets them on u.
+func (s *Service) extraAttributes(ctx context.Context, f storage.Flow, extra map[string]string, u *storage.User) error {
+	fields, err := s.Attributes(ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, pf := range fields {
+		v, problem := pf.Check(strings.TrimSpace(extra[pf.Name]))
+		if problem == "" && v == "" {
+			problem = "is required"
+		}
+		if problem != "" {
+			return fault.New(fault.Invalid, "invalidAttribute", pf.Label+" "+problem+".")
+		}
+		*account.ProfileValue(u, pf.Name) = v
+	}
+	return nil
 }
 
 // create applies the rows of the decision table that depend on the state

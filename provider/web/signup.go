@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/provider/signup"
 	"github.com/foyer-id/foyer/provider/tenancy"
@@ -22,6 +23,7 @@ type SignUp interface {
 	Resend(ctx context.Context, tenantID, id, binding, ip string) (storage.Flow, error)
 	Verify(ctx context.Context, tenantID, id, binding, code string) (storage.Flow, error)
 	Complete(ctx context.Context, tenantID, id, binding string, p signup.Profile) (signup.Result, error)
+	Attributes(ctx context.Context, f storage.Flow) ([]account.ProfileField, error)
 	CompleteReset(ctx context.Context, tenantID, id, binding, newPassword string) (signup.Result, error)
 }
 
@@ -255,6 +257,20 @@ func (p *Pages) renderProfile(w http.ResponseWriter, r *http.Request, t storage.
 	field := func(name, label, auto string) templates.FormField {
 		return templates.FormField{Name: name, Label: label, Autocomplete: auto, Required: true, Value: r.PostFormValue(name)}
 	}
+	fields := []templates.FormField{
+		field(fieldDisplayName, "Display name", "nickname"),
+		field(fieldGivenName, "Given name", "given-name"),
+		field(fieldSurname, "Surname", "family-name"),
+	}
+	extra, err := p.cfg.SignUp.Attributes(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	for _, pf := range extra {
+		fields = append(fields, field(pf.Name, pf.Label, ""))
+	}
+	fields = append(fields, templates.FormField{Name: templates.FieldPassword, Label: "Password", Type: "password", Autocomplete: "new-password", Required: true,
+		Hint: "Use a long phrase: it is easy to remember and hard to guess. Very common passwords are refused."})
 	p.html(w, http.StatusOK)
 	return p.cfg.Templates.Form(w, templates.FormPage{
 		TenantName: cmpOr(t.DisplayName, t.Name),
@@ -264,14 +280,8 @@ func (p *Pages) renderProfile(w http.ResponseWriter, r *http.Request, t storage.
 		Action:     p.cfg.URLs.TenantPath(t.ID, pathSignUpProfile),
 		CSRFToken:  p.csrf.token(w, r, "flow:"+f.ID),
 		Hidden:     []templates.HiddenField{{Name: fieldFlow, Value: f.ID}},
-		Fields: []templates.FormField{
-			field(fieldDisplayName, "Display name", "nickname"),
-			field(fieldGivenName, "Given name", "given-name"),
-			field(fieldSurname, "Surname", "family-name"),
-			{Name: templates.FieldPassword, Label: "Password", Type: "password", Autocomplete: "new-password", Required: true,
-				Hint: "Use a long phrase: it is easy to remember and hard to guess. Very common passwords are refused."},
-		},
-		Submit: "Create account",
+		Fields:     fields,
+		Submit:     "Create account",
 	})
 }
 
@@ -283,11 +293,18 @@ func (p *Pages) completeSignUp(w http.ResponseWriter, r *http.Request) error {
 	if !p.csrf.valid(r, "flow:"+f.ID, r.PostFormValue(templates.FieldCSRF)) {
 		return csrfFailed()
 	}
+	extra := map[string]string{}
+	for _, pf := range account.SelfUpdatable {
+		if r.PostForm.Has(pf.Name) {
+			extra[pf.Name] = r.PostFormValue(pf.Name)
+		}
+	}
 	res, err := p.cfg.SignUp.Complete(r.Context(), t.ID, f.ID, p.csrf.binding(r), signup.Profile{
 		Password:    r.PostFormValue(templates.FieldPassword),
 		DisplayName: r.PostFormValue(fieldDisplayName),
 		GivenName:   r.PostFormValue(fieldGivenName),
 		Surname:     r.PostFormValue(fieldSurname),
+		Extra:       extra,
 	})
 	if err != nil {
 		return p.formError(w, err, func(msg string) error { return p.renderProfile(headerOnly{w}, r, t, f, msg) })
