@@ -30,6 +30,7 @@
 //	        postLogoutRedirectUris: [http://localhost:3000/]
 //	        scopes: [openid, profile, email, offline_access, User.Read]
 //	        signUpEnabled: true       # external tenants only
+//	        signUpAttributes: [city, country]  # asked at sign-up besides the name fields
 //	        multiTenant: false
 //	        preConsented: false
 //	        idTokenSigningAlg: RS256  # RS256 | ES256
