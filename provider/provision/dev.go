@@ -82,6 +82,9 @@ func Dev(ctx context.Context, st DevStore) (*Document, DevCredentials, error) {
 			PostLogoutRedirectURIs: []string{"http://localhost:8081/"},
 			Scopes:                 scopes,
 			SignUpEnabled:          true,
+			// The tenant's own web app: the admin consented for every user.
+			// The SPA shows the consent page.
+			PreConsented: true,
 		}},
 		Users: []User{{
 			UserPrincipalName: "demo@" + domain,
