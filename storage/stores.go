@@ -162,6 +162,9 @@ type Counters interface {
 	Count(ctx context.Context, tenantID, key string) (int64, error)
 	// ResetCounter deletes the counter.
 	ResetCounter(ctx context.Context, tenantID, key string) error
+	// Unhit takes back one hit (an attempt that turned out to succeed);
+	// it never takes a counter below zero and keeps its window.
+	Unhit(ctx context.Context, tenantID, key string) error
 }
 
 // Store is everything a backend provides.

@@ -159,11 +159,17 @@ func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([
 	return held, nil
 }
 
-// succeeded releases the locks an admitted attempt holds and forgets the
-// address's failures.
+// succeeded releases the locks an admitted attempt holds, forgets the
+// address's failures, and takes back the attempt from the IP's count (an
+// office behind one address signs in many people; only failures count).
 func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit, held []string) error {
 	for _, k := range append(held, limits[0].key) {
 		if err := s.cfg.Store.ResetCounter(ctx, tenantID, k); err != nil {
+			return err
+		}
+	}
+	for _, l := range limits[1:] {
+		if err := s.cfg.Store.Unhit(ctx, tenantID, l.key); err != nil {
 			return err
 		}
 	}

@@ -212,9 +212,10 @@ func TestSignIn(t *testing.T) {
 		if n := e.counter(t, "acct", "alice@contoso.example"); n != 0 {
 			t.Fatalf("account counter %d after a success, want 0", n)
 		}
-		// The IP's failures stand: a success does not excuse other guesses.
-		if n := e.counter(t, "ip", "192.0.2.2"); n != 4 {
-			t.Fatalf("IP counter %d, want 4 (every attempt)", n)
+		// The IP's failures stand (a success does not excuse other
+		// guesses); only the successful attempt itself is taken back.
+		if n := e.counter(t, "ip", "192.0.2.2"); n != 3 {
+			t.Fatalf("IP counter %d, want 3 (the failures)", n)
 		}
 	})
 }
@@ -549,5 +550,29 @@ func TestSignInStoreDown(t *testing.T) {
 	}
 	if v, d := e.hasher.calls(); v+d != 0 {
 		t.Fatalf("the hasher ran with the store down")
+	}
+}
+
+// TestSignInIPCountsOnlyFailures: many people behind one address (an
+// office) sign in successfully without ever locking it; only failures
+// count toward the IP's limit.
+func TestSignInIPCountsOnlyFailures(t *testing.T) {
+	e := newEnv(t, false)
+	s := e.service(func(c *Config) { c.MaxIPFailures = 3 })
+	const ip = "198.51.100.9"
+	for i := 0; i < 6; i++ {
+		if _, err := s.SignIn(t.Context(), e.tenant, "alice@contoso.example", rightPassword, ip); err != nil {
+			t.Fatalf("successful sign-in %d from one address: %v", i+1, err)
+		}
+	}
+	if n := e.counter(t, "ip", ip); n != 0 {
+		t.Fatalf("IP counter after 6 successes = %d, want 0", n)
+	}
+	for i := 0; i < 2; i++ {
+		u, err := s.SignIn(t.Context(), e.tenant, "alice@contoso.example", "wrong", ip)
+		wantInvalidCredentials(t, u, err)
+	}
+	if n := e.counter(t, "ip", ip); n != 2 {
+		t.Fatalf("IP counter after 2 failures = %d, want 2", n)
 	}
 }

@@ -143,3 +143,13 @@ local f = redis.call('HMGET', KEYS[1], 'token', 'grant', 'used')
 if not f[1] then return false end
 return {f[1], f[3] or '0', redis.call('EXISTS', ARGV[1] .. (f[2] or ''))}
 `)
+
+// unhit takes back one hit of a counter, never below zero; DECR keeps the
+// key's TTL, so the window does not move.
+//
+// KEYS[1] counter. Returns the new count, or nil when there is none.
+var unhit = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n <= 0 then return false end
+return redis.call('DECR', KEYS[1])
+`)

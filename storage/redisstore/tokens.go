@@ -308,6 +308,15 @@ func (s *Store) deleteSessions(ctx context.Context, tenantID, userID string, has
 
 // Hit increments the counter and returns the new count; the window starts
 // at the first hit and the counter vanishes when it ends.
+// Unhit takes back one hit, never below zero, keeping the window (TTL).
+func (s *Store) Unhit(ctx context.Context, tenantID, key string) error {
+	_, err := unhit.Run(ctx, s.rdb, []string{tkey(tenantID, "counter", key)}).Result()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return fail(ctx, err)
+}
+
 func (s *Store) Hit(ctx context.Context, tenantID, key string, window time.Duration) (int64, error) {
 	k := tkey(tenantID, "counter", key)
 	var n *redis.IntCmd

@@ -205,5 +205,11 @@ func testCounters(t *testing.T, h *Harness) {
 		{"hit after reset", func() error { return got(s.Hit(ctx, tn, "ip:1", long)).is(int64(1)) }, nil},
 		{"other key untouched", func() error { return got(s.Count(ctx, tn, "ip:2")).is(int64(1)) }, nil},
 		{"reset missing", func() error { return s.ResetCounter(ctx, tn, "ip:3") }, nil},
+		{"unhit", func() error { return s.Unhit(ctx, tn, "ip:2") }, nil},
+		{"count after unhit", func() error { return got(s.Count(ctx, tn, "ip:2")).is(int64(0)) }, nil},
+		{"unhit never below zero", func() error { return s.Unhit(ctx, tn, "ip:2") }, nil},
+		{"count still zero", func() error { return got(s.Count(ctx, tn, "ip:2")).is(int64(0)) }, nil},
+		{"unhit missing", func() error { return s.Unhit(ctx, tn, "ip:4") }, nil},
+		{"hit after unhit", func() error { return got(s.Hit(ctx, tn, "ip:2", long)).is(int64(1)) }, nil},
 	}...))
 }
