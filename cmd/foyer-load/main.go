@@ -21,6 +21,10 @@
 //	discovery  GET {url}/.well-known/openid-configuration
 //	jwks       GET jwks_uri
 //
+// The connections sign in one after another before the load starts (Foyer
+// admits few concurrent sign-ins on one account from one address), and a
+// sign-in answered 429 is posted again after its Retry-After.
+//
 // Endpoints come from the discovery document, with their origin replaced
 // by the -url's (as peers.sh does). The client secret and the password may
 // come from FOYER_LOAD_SECRET and FOYER_LOAD_PASSWORD instead of flags, to
@@ -58,6 +62,7 @@ import (
 	"os/signal"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +89,8 @@ const (
 	maxWarmup   = time.Minute
 	// requestTimeout is wrk's --timeout in peers.sh.
 	requestTimeout = 5 * time.Second
+	// maxSignInRetries bounds the retries of a sign-in answered 429.
+	maxSignInRetries = 5
 )
 
 type config struct {
@@ -207,11 +214,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for i := range workers {
 		workers[i] = newWorker(c, tr)
 	}
-	// Sign-ins run concurrently, like the load; each costs the server a
-	// password hash.
+	// Sign-ins run one at a time: each costs the server a password hash
+	// (which it runs one per core anyway), and Foyer admits only a few
+	// concurrent attempts on one account from one address.
 	setupStart := time.Now()
-	if err := forEach(ctx, workers, (*worker).setup); err != nil {
-		return err
+	for _, w := range workers {
+		if err := w.setup(ctx); err != nil {
+			return err
+		}
 	}
 	if c.workload == "refresh" || c.workload == "code" {
 		fmt.Fprintf(stderr, "foyer-load: %d sign-ins in %v\n", len(workers), time.Since(setupStart).Round(time.Millisecond))
@@ -269,18 +279,6 @@ func (c *config) discover(ctx context.Context, tr http.RoundTripper) error {
 		}
 	}
 	return nil
-}
-
-// forEach runs fn on every worker at once and returns the first error.
-func forEach(ctx context.Context, ws []*worker, fn func(*worker, context.Context) error) error {
-	errs := make([]error, len(ws))
-	var wg sync.WaitGroup
-	for i, w := range ws {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn(w, ctx) }()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // worker is one connection's closed loop, with its own cookie jar.
@@ -469,15 +467,34 @@ func (w *worker) authorize(ctx context.Context) (code, verifier string, err erro
 		if err != nil {
 			return "", "", err
 		}
-		fields.Set("email", w.c.user)
-		fields.Set("password", w.c.password)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(fields.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if resp, err = w.hc.Do(req); err != nil {
-			return "", "", err
+		// A 429 (too many attempts) shows the form again with Retry-After:
+		// wait and post it again, a few times.
+		for try := 0; ; try++ {
+			fields.Set("email", w.c.user)
+			fields.Set("password", w.c.password)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(fields.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if resp, err = w.hc.Do(req); err != nil {
+				return "", "", err
+			}
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusTooManyRequests || try >= maxSignInRetries {
+				break
+			}
+			wait := time.Second
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				wait = min(time.Duration(s)*time.Second, 10*time.Second)
+			}
+			select {
+			case <-ctx.Done():
+				return "", "", ctx.Err()
+			case <-time.After(wait):
+			}
+			if action, fields, err = form(resp.Request.URL, string(body)); err != nil {
+				return "", "", err
+			}
 		}
-		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(loc.String(), w.c.redirect) {
