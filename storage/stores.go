@@ -129,6 +129,12 @@ type Grants interface {
 	// TokenActive reports, in one round trip, whether the grant still
 	// exists and jti has not been revoked.
 	TokenActive(ctx context.Context, tenantID, grantID, jti string) (bool, error)
+	// TokenUser answers TokenActive and reads the user the token names, in
+	// one round trip: the API's per-request check. userTenantID is the
+	// user's home tenant, tenantID's own except for tokens of the common
+	// issuer. An inactive token gives (User{}, false, nil) whether or not
+	// the user exists; an active one whose user is gone gives ErrNotFound.
+	TokenUser(ctx context.Context, tenantID, grantID, jti, userTenantID, userID string) (User, bool, error)
 }
 
 // Sessions stores browser SSO sessions.

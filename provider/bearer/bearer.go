@@ -35,9 +35,12 @@ type Keys interface {
 	PublicKeys(ctx context.Context, tenantID string) ([]jose.JSONWebKey, error)
 }
 
-// Revocations answers whether a token's grant is alive and its jti unrevoked.
+// Revocations answers whether a token's grant is alive and its jti
+// unrevoked (storage.Grants), alone or with the token's user in the same
+// round trip.
 type Revocations interface {
 	TokenActive(ctx context.Context, tenantID, grantID, jti string) (bool, error)
+	TokenUser(ctx context.Context, tenantID, grantID, jti, userTenantID, userID string) (storage.User, bool, error)
 }
 
 // Claims are the claims of an access token.
@@ -221,6 +224,35 @@ func (t *Tokens) Verify(ctx context.Context, tenantID, raw string) (Claims, erro
 		return Claims{}, invalid("The access token has been revoked.")
 	}
 	return c, nil
+}
+
+// VerifyUser is Verify for an API that acts as the token's user: the
+// revocation check also reads the user (sub) from the user's home tenant
+// (tid), in one round trip. The token is invalid when its user no longer
+// exists or is disabled.
+func (t *Tokens) VerifyUser(ctx context.Context, tenantID, raw string) (Claims, storage.User, error) {
+	c, err := t.signed(ctx, tenantID, raw)
+	if err != nil {
+		return Claims{}, storage.User{}, err
+	}
+	if err := t.checkClaims(tenantID, c); err != nil {
+		return Claims{}, storage.User{}, err
+	}
+	if !storage.IsID(c.TenantID) {
+		return Claims{}, storage.User{}, invalid("The access token was issued for an unknown tenant.")
+	}
+	u, ok, err := t.cfg.Revocations.TokenUser(ctx, tenantID, c.GrantID(), c.ID, c.TenantID, c.Subject)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return Claims{}, storage.User{}, invalid("The user of the access token no longer exists.")
+	case err != nil:
+		return Claims{}, storage.User{}, err
+	case !ok:
+		return Claims{}, storage.User{}, invalid("The access token has been revoked.")
+	case !u.AccountEnabled:
+		return Claims{}, storage.User{}, invalid("The user's account is disabled.")
+	}
+	return c, u, nil
 }
 
 // signed returns the claims of a token signed by a published key of the

@@ -836,3 +836,117 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// user stores the user a grant names in tenantID, enabled or not.
+func (e *env) user(tb testing.TB, tenantID string, g bearer.Grant, enabled bool) storage.User {
+	tb.Helper()
+	u := storage.User{ID: g.UserID, DisplayName: "User " + g.UserID[:8], AccountEnabled: enabled, CreatedDateTime: time.Now().UTC().Truncate(time.Second)}
+	if err := e.store.CreateUser(context.Background(), tenantID, u, ""); err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+// TestVerifyUser checks the API's verification: Verify's checks, and the
+// token's user read in the same step from the user's home tenant.
+func TestVerifyUser(t *testing.T) {
+	e := newEnv(t, false)
+	tid := e.tenant(t)
+	ctx := t.Context()
+	verify := func(tenantID, raw string) (bearer.Claims, storage.User, error) {
+		return e.tokens.VerifyUser(ctx, tenantID, raw)
+	}
+	wantUserInvalid := func(t *testing.T, c bearer.Claims, u storage.User, err error, msg string) {
+		t.Helper()
+		wantInvalid(t, c, err)
+		if u.ID != "" {
+			t.Fatalf("VerifyUser returned a user with its error: %+v", u)
+		}
+		if fe := fault.From(err); fe.Message != msg {
+			t.Fatalf("message %q, want %q", fe.Message, msg)
+		}
+	}
+
+	t.Run("valid", func(t *testing.T) {
+		g := e.grant(t, tid)
+		want := e.user(t, tid, g, true)
+		raw, wantClaims := e.mint(t, g)
+		c, u, err := verify(tid, raw)
+		if err != nil || c != wantClaims || u.ID != want.ID || u.DisplayName != want.DisplayName {
+			t.Fatalf("VerifyUser = %+v, %+v, %v; want the token's claims and user", c, u, err)
+		}
+	})
+	t.Run("user gone", func(t *testing.T) {
+		raw, _ := e.mint(t, e.grant(t, tid))
+		c, u, err := verify(tid, raw)
+		wantUserInvalid(t, c, u, err, "The user of the access token no longer exists.")
+	})
+	t.Run("user disabled", func(t *testing.T) {
+		g := e.grant(t, tid)
+		e.user(t, tid, g, false)
+		raw, _ := e.mint(t, g)
+		c, u, err := verify(tid, raw)
+		wantUserInvalid(t, c, u, err, "The user's account is disabled.")
+	})
+	t.Run("revoked jti", func(t *testing.T) {
+		g := e.grant(t, tid)
+		e.user(t, tid, g, true)
+		raw, claims := e.mint(t, g)
+		if err := e.store.RevokeAccessToken(ctx, tid, claims.ID, claims.Expires()); err != nil {
+			t.Fatal(err)
+		}
+		c, u, err := verify(tid, raw)
+		wantUserInvalid(t, c, u, err, "The access token has been revoked.")
+	})
+	t.Run("revoked grant, user gone too", func(t *testing.T) {
+		// Revocation is reported before the missing user.
+		g := e.grant(t, tid)
+		raw, _ := e.mint(t, g)
+		if err := e.store.RevokeGrant(ctx, tid, g.GrantID); err != nil {
+			t.Fatal(err)
+		}
+		c, u, err := verify(tid, raw)
+		wantUserInvalid(t, c, u, err, "The access token has been revoked.")
+	})
+	t.Run("user of another tenant with the same ID", func(t *testing.T) {
+		g := e.grant(t, tid)
+		e.user(t, e.tenant(t), g, true)
+		raw, _ := e.mint(t, g)
+		c, u, err := verify(tid, raw)
+		wantUserInvalid(t, c, u, err, "The user of the access token no longer exists.")
+	})
+	t.Run("common issuer reads the home tenant's user", func(t *testing.T) {
+		e := newEnv(t, true) // the common tenant's keys: see TestVerifyAcrossConfigs
+		home := e.tenant(t)
+		if err := e.keys.EnsureKeys(ctx, storage.CommonTenantID); err != nil {
+			t.Fatal(err)
+		}
+		g := e.grant(t, storage.CommonTenantID)
+		g.HomeTenantID = home
+		want := e.user(t, home, g, true)
+		raw, _ := e.mint(t, g)
+		if _, u, err := e.tokens.VerifyUser(ctx, storage.CommonTenantID, raw); err != nil || u.ID != want.ID {
+			t.Fatalf("VerifyUser = %+v, %v; want the home tenant's user", u, err)
+		}
+		if err := e.store.RevokeGrant(ctx, storage.CommonTenantID, g.GrantID); err != nil {
+			t.Fatal(err)
+		}
+		c, u, err := e.tokens.VerifyUser(ctx, storage.CommonTenantID, raw)
+		wantUserInvalid(t, c, u, err, "The access token has been revoked.")
+	})
+	t.Run("store down", func(t *testing.T) {
+		e := newEnv(t, true)
+		tid := e.tenant(t)
+		g := e.grant(t, tid)
+		e.user(t, tid, g, true)
+		raw, _ := e.mint(t, g)
+		if _, _, err := e.tokens.VerifyUser(ctx, tid, raw); err != nil {
+			t.Fatalf("before the outage: %v", err)
+		}
+		e.mr.Close()
+		_, u, err := e.tokens.VerifyUser(ctx, tid, raw)
+		if !errors.Is(err, storage.ErrUnavailable) || errors.Is(err, bearer.ErrInvalid) || fault.From(err).Kind != fault.Unavailable || u.ID != "" {
+			t.Fatalf("VerifyUser with the store down = %+v, %v; want an Unavailable fault only", u, err)
+		}
+	})
+}

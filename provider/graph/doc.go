@@ -9,8 +9,10 @@
 // Every request carries an access token in the Authorization header (Bearer;
 // never in the query string). The token's payload is read unverified only
 // to learn its tid claim; the tenant is resolved from it and
-// bearer.Tokens.Verify then checks the signature with that tenant's keys,
-// issuer, audience, typ at+jwt, lifetime and revocation. A token that fails,
+// bearer.Tokens.VerifyUser then checks the signature with that tenant's keys,
+// issuer, audience, typ at+jwt and lifetime, and in one Redis round trip
+// both revocation and the user (so every request sees the profile as
+// stored, and a revocation at once). A token that fails,
 // a user that no longer exists or whose account is disabled get 401 with
 // WWW-Authenticate: Bearer error="invalid_token". A store that cannot be
 // reached gives 503 with Retry-After (fault.Status).

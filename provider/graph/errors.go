@@ -138,7 +138,13 @@ func quote(s string) string {
 
 // writeJSON writes v with the API's headers.
 func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, st int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if o, ok := v.(object); ok {
+		b, err = o.appendJSON(make([]byte, 0, 1024))
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		a.cfg.Logger.ErrorContext(r.Context(), "graph: encoding a response", "err", err)
 		st = http.StatusInternalServerError

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,9 +39,11 @@ type Tenants interface {
 	Resolve(ctx context.Context, segment string) (storage.Tenant, error)
 }
 
-// Verifier verifies access tokens (bearer.Tokens).
+// Verifier verifies access tokens and reads their user (bearer.Tokens):
+// a token that is invalid, revoked, or whose user is gone or disabled
+// gives a fault of kind Unauthenticated.
 type Verifier interface {
-	Verify(ctx context.Context, tenantID, raw string) (bearer.Claims, error)
+	VerifyUser(ctx context.Context, tenantID, raw string) (bearer.Claims, storage.User, error)
 }
 
 // Passwords changes a signed-in user's password (account.Passwords).
@@ -261,8 +262,9 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	ctx := r.Context()
 	var t storage.Tenant
 	var claims bearer.Claims
+	var u storage.User
 	if iss == a.cfg.URLs.Issuer(storage.CommonTenantID) {
-		if claims, err = a.cfg.Tokens.Verify(ctx, storage.CommonTenantID, raw); err != nil {
+		if claims, u, err = a.cfg.Tokens.VerifyUser(ctx, storage.CommonTenantID, raw); err != nil {
 			return nil, err
 		}
 		if t, err = a.tenant(ctx, claims.TenantID); err != nil {
@@ -272,18 +274,9 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 		if t, err = a.tenant(ctx, tid); err != nil {
 			return nil, err
 		}
-		if claims, err = a.cfg.Tokens.Verify(ctx, t.ID, raw); err != nil {
+		if claims, u, err = a.cfg.Tokens.VerifyUser(ctx, t.ID, raw); err != nil {
 			return nil, err
 		}
-	}
-	u, err := a.cfg.Store.GetUser(ctx, t.ID, claims.Subject)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil, invalidToken("The user of the access token no longer exists.")
-	case err != nil:
-		return nil, err
-	case !u.AccountEnabled:
-		return nil, invalidToken("The user's account is disabled.")
 	}
 	return &caller{tenant: t, claims: claims, user: u}, nil
 }

@@ -38,36 +38,32 @@ func (f fakeTenants) Resolve(_ context.Context, id string) (storage.Tenant, erro
 }
 
 // fakeVerifier accepts "<tid>.<sub>.sig" tokens whose payload is JSON with
-// tid and sub; a sub of "down" fails as the store would.
-type fakeVerifier struct{}
+// tid and sub, and whose user it holds and is enabled; a sub of "down"
+// fails as the store would.
+type fakeVerifier struct{ users map[string]storage.User }
 
-func (fakeVerifier) Verify(_ context.Context, tenantID, raw string) (bearer.Claims, error) {
+func (f fakeVerifier) VerifyUser(_ context.Context, tenantID, raw string) (bearer.Claims, storage.User, error) {
 	_, tid, _ := peekToken(raw)
 	parts := strings.Split(raw, ".")
 	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	var c bearer.Claims
 	json.Unmarshal(b, &c)
+	invalid := func(msg string) (bearer.Claims, storage.User, error) {
+		return bearer.Claims{}, storage.User{}, fault.Wrap(bearer.ErrInvalid, fault.Unauthenticated, codeInvalidToken, msg)
+	}
+	u, ok := f.users[c.Subject]
 	switch {
 	case c.Subject == "down":
-		return bearer.Claims{}, fmt.Errorf("token active: %w", storage.ErrUnavailable)
+		return bearer.Claims{}, storage.User{}, fmt.Errorf("token user: %w", storage.ErrUnavailable)
 	case tid != tenantID || parts[2] != "sig":
-		return bearer.Claims{}, fault.Wrap(bearer.ErrInvalid, fault.Unauthenticated, codeInvalidToken, "The access token's signature is invalid.")
+		return invalid("The access token's signature is invalid.")
+	case !ok:
+		return invalid("The user of the access token no longer exists.")
+	case !u.AccountEnabled:
+		return invalid("The user's account is disabled.")
 	}
 	c.ID = "grant.jti"
-	return c, nil
-}
-
-type fakeStore struct {
-	Store // nil: only GetUser is called here
-	users map[string]storage.User
-}
-
-func (f fakeStore) GetUser(_ context.Context, _, id string) (storage.User, error) {
-	u, ok := f.users[id]
-	if !ok {
-		return storage.User{}, storage.ErrNotFound
-	}
-	return u, nil
+	return c, u, nil
 }
 
 func fakeToken(tid, sub, scp string) string {
@@ -83,8 +79,7 @@ func TestAuthenticate(t *testing.T) {
 	api := New(Config{
 		URLs:    tenancy.URLs{Base: "https://foyer.example"},
 		Tenants: fakeTenants{tid: {ID: tid, Kind: storage.External}},
-		Tokens:  fakeVerifier{},
-		Store:   fakeStore{users: map[string]storage.User{alice.ID: alice, bob.ID: bob}},
+		Tokens:  fakeVerifier{users: map[string]storage.User{alice.ID: alice, bob.ID: bob}},
 		Clock:   func() time.Time { return now },
 	})
 	serve := func(auth string) *httptest.ResponseRecorder {

@@ -614,6 +614,10 @@ func testUnavailable(t *testing.T, h *Harness) {
 			return s.RotateRefreshToken(ctx, tn, "rt", h.refreshToken(g, long))
 		}},
 		{"TokenActive", func(ctx context.Context) error { return errOf(s.TokenActive(ctx, tn, g.ID, "jti")) }},
+		{"TokenUser", func(ctx context.Context) error { return tokenUser(s.TokenUser(ctx, tn, g.ID, "jti", tn, "u")).err }},
+		{"TokenUser of another tenant", func(ctx context.Context) error {
+			return tokenUser(s.TokenUser(ctx, tn, g.ID, "jti", storage.CommonTenantID, "u")).err
+		}},
 		{"GetSession", func(ctx context.Context) error { return errOf(s.GetSession(ctx, tn, "s")) }},
 		{"UpdateSigningKeys", func(ctx context.Context) error {
 			return errOf(s.UpdateSigningKeys(ctx, tn, func(ks []storage.SigningKey) ([]storage.SigningKey, error) { return ks, nil }))

@@ -49,6 +49,7 @@ func RunHarness(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"AuthRequests", testAuthRequests},
 		{"Once", testOnce},
 		{"Grants", testGrants},
+		{"TokenUser", testTokenUser},
 		{"RevokeUserGrants", testRevokeUserGrants},
 		{"RefreshTokens", testRefreshTokens},
 		{"Sessions", testSessions},

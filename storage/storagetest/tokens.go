@@ -81,6 +81,51 @@ func testGrants(t *testing.T, h *Harness) {
 	})
 }
 
+// activeUser is TokenUser's answer: the user and whether the token is active.
+type activeUser struct {
+	User   storage.User
+	Active bool
+}
+
+func tokenUser(u storage.User, active bool, err error) result[activeUser] {
+	return got(activeUser{u, active}, err)
+}
+
+func testTokenUser(t *testing.T, h *Harness) {
+	ctx, s := t.Context(), h.Store
+	tn, home := h.tenant(t).ID, h.tenant(t).ID
+	alice, bob := user(newID("alice"), "", ""), user(newID("bob"), "", "")
+	must(t, s.CreateUser(ctx, tn, alice, ""))
+	must(t, s.CreateUser(ctx, home, bob, ""))
+	g, gone := h.grant(tn, alice.ID, "app", long), h.grant(tn, newID("gone"), "app", long)
+	must(t, s.CreateGrant(ctx, tn, g))
+	must(t, s.CreateGrant(ctx, tn, gone))
+	// A grant of tn for a user of another tenant, as the common issuer's.
+	cross := h.grant(tn, bob.ID, "app", long)
+	must(t, s.CreateGrant(ctx, tn, cross))
+	jti, revoked := newID("jti"), newID("jti")
+	must(t, s.RevokeAccessToken(ctx, tn, revoked, h.now().Add(long)))
+	// An active token whose user is gone: ErrNotFound, and no user.
+	inactive, activeNoUser := activeUser{}, activeUser{Active: true}
+	steps(t, []step{
+		{"active", func() error {
+			return tokenUser(s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)).is(activeUser{alice, true})
+		}, nil},
+		{"revoked jti", func() error { return tokenUser(s.TokenUser(ctx, tn, g.ID, revoked, tn, alice.ID)).is(inactive) }, nil},
+		{"missing grant", func() error { return tokenUser(s.TokenUser(ctx, tn, newID("grant"), jti, tn, alice.ID)).is(inactive) }, nil},
+		{"user gone", func() error { return tokenUser(s.TokenUser(ctx, tn, gone.ID, jti, tn, gone.UserID)).is(activeNoUser) }, storage.ErrNotFound},
+		{"revoked and user gone", func() error { return tokenUser(s.TokenUser(ctx, tn, gone.ID, revoked, tn, gone.UserID)).is(inactive) }, nil},
+		{"user in another tenant", func() error {
+			return tokenUser(s.TokenUser(ctx, tn, cross.ID, jti, home, bob.ID)).is(activeUser{bob, true})
+		}, nil},
+		{"user not in the token's tenant", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, jti, tn, bob.ID)).is(activeNoUser) }, storage.ErrNotFound},
+		{"user in another tenant, revoked", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, revoked, home, bob.ID)).is(inactive) }, nil},
+		{"user in another tenant, gone", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, jti, home, alice.ID)).is(activeNoUser) }, storage.ErrNotFound},
+		{"revoke grant", func() error { return s.RevokeGrant(ctx, tn, g.ID) }, nil},
+		{"revoked grant", func() error { return tokenUser(s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)).is(inactive) }, nil},
+	})
+}
+
 // grantIDs returns the sorted IDs of grants.
 func grantIDs(gs []storage.Grant, err error) result[[]string] {
 	var ids []string
