@@ -114,6 +114,9 @@ type verifiedToken struct {
 	claims   Claims
 }
 
+// maxTokenLen bounds the length of a token Foyer reads.
+const maxTokenLen = 8192
+
 // maxVerified bounds the cache of verified tokens; when full it is cleared.
 const maxVerified = 100_000
 
@@ -255,16 +258,47 @@ func (t *Tokens) VerifyUser(ctx context.Context, tenantID, raw string) (Claims, 
 	return c, u, nil
 }
 
+// Peek returns the iss and tid claims of raw without verifying it, for
+// choosing the tenant whose keys verify it (Verify and VerifyUser then
+// check the verified claims against that choice). A token verified before
+// answers from memory.
+func (t *Tokens) Peek(raw string) (iss, tid string, ok bool) {
+	if v, ok := t.remembered(raw); ok {
+		return v.claims.Issuer, v.claims.TenantID, true
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(raw) > maxTokenLen {
+		return "", "", false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", "", false
+	}
+	var c struct {
+		Issuer   string `json:"iss"`
+		TenantID string `json:"tid"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", "", false
+	}
+	return c.Issuer, c.TenantID, true
+}
+
+// remembered returns the verified token raw, if it is in the cache.
+func (t *Tokens) remembered(raw string) (verifiedToken, bool) {
+	k := sha256.Sum256([]byte(raw))
+	t.mu.Lock()
+	v, ok := t.verified[k]
+	t.mu.Unlock()
+	return v, ok
+}
+
 // signed returns the claims of a token signed by a published key of the
 // tenant, from the cache when this token was verified before. Keys stay
 // published until every token they signed has expired, so a cached
 // signature stays valid for the token's life.
 func (t *Tokens) signed(ctx context.Context, tenantID, raw string) (Claims, error) {
-	k := sha256.Sum256([]byte(raw))
-	t.mu.Lock()
-	v, ok := t.verified[k]
-	t.mu.Unlock()
-	if ok && v.tenantID == tenantID {
+	if v, ok := t.remembered(raw); ok && v.tenantID == tenantID {
 		return v.claims, nil
 	}
 	c, err := t.verifySignature(ctx, tenantID, raw)
@@ -272,6 +306,7 @@ func (t *Tokens) signed(ctx context.Context, tenantID, raw string) (Claims, erro
 		return Claims{}, err
 	}
 	if t.cfg.Clock().Before(c.Expires()) {
+		k := sha256.Sum256([]byte(raw))
 		t.mu.Lock()
 		if len(t.verified) >= maxVerified {
 			clear(t.verified)
@@ -283,7 +318,7 @@ func (t *Tokens) signed(ctx context.Context, tenantID, raw string) (Claims, erro
 }
 
 func (t *Tokens) verifySignature(ctx context.Context, tenantID, raw string) (Claims, error) {
-	if len(raw) > 8192 {
+	if len(raw) > maxTokenLen {
 		return Claims{}, invalid("The access token is malformed.")
 	}
 	jws, err := jose.ParseSignedCompact(raw, Algorithms)

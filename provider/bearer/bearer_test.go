@@ -950,3 +950,34 @@ func TestVerifyUser(t *testing.T) {
 		}
 	})
 }
+
+func TestPeek(t *testing.T) {
+	e := newEnv(t, false)
+	tid := e.tenant(t)
+	g := e.grant(t, tid)
+	e.user(t, tid, g, true)
+	raw, c := e.mint(t, g)
+	for _, when := range []string{"before verification", "once verified"} {
+		if iss, got, ok := e.tokens.Peek(raw); !ok || iss != c.Issuer || got != tid {
+			t.Fatalf("%s: Peek = %q, %q, %v; want %q, %q", when, iss, got, ok, c.Issuer, tid)
+		}
+		if _, _, err := e.tokens.VerifyUser(t.Context(), tid, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Unverified claims are only read: a forged token peeks, then fails.
+	forged := compact(t, map[string]any{"alg": "none", "typ": bearer.Type}, map[string]any{"iss": "https://evil.example", "tid": tid}, func([]byte) []byte { return nil })
+	if iss, got, ok := e.tokens.Peek(forged); !ok || iss != "https://evil.example" || got != tid {
+		t.Fatalf("Peek(forged) = %q, %q, %v", iss, got, ok)
+	}
+	c2, u, err := e.tokens.VerifyUser(t.Context(), tid, forged)
+	wantInvalid(t, c2, err)
+	if u.ID != "" {
+		t.Fatalf("VerifyUser(forged) returned a user: %+v", u)
+	}
+	for _, bad := range []string{"", "a.b", "a.b.c.d", "a.!!!.c", "a." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + ".c", strings.Repeat("a", 9000) + ".e30.c"} {
+		if _, _, ok := e.tokens.Peek(bad); ok {
+			t.Errorf("Peek(%.40q) ok", bad)
+		}
+	}
+}

@@ -84,4 +84,18 @@
 // that expires at once. A missing key is storage.ErrNotFound; every other
 // failure of the client wraps storage.ErrUnavailable and marks the request's
 // storage.FailureTracker.
+//
+// # The per-request read
+//
+// TokenUser, which every request of the Graph-style API makes, is one MGET
+// of the grant, the token's revocation mark and the user (one hash slot).
+// Concurrent TokenUser calls share round trips: the first caller leads a
+// batch, yields the processor once so that callers already runnable join
+// it, and sends the batch as one pipeline (mgetBatcher). A caller alone
+// sends at once. On one core serving 64 connections this took GET /v1.0/me
+// from 24k to 35k requests per second; go-redis's own autopipelining
+// (Client.AutoPipeline, v9.23) was measured on the same load and lowered
+// it, to 12–15k, so it is not used. The user's JSON is decoded once per
+// distinct value (userMemo): the bytes are read from Redis every time, so
+// an update shows at once.
 package redisstore

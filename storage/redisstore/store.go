@@ -23,6 +23,8 @@ type Store struct {
 	now         func() time.Time
 	maxRetries  int
 	auditMaxLen int64
+	users       userMemo
+	mgets       mgetBatcher
 }
 
 // Config configures a Store. The zero value is usable.
@@ -44,6 +46,7 @@ var _ storage.Store = (*Store)(nil)
 // closes it.
 func New(client redis.UniversalClient, cfg Config) *Store {
 	s := &Store{rdb: client, now: cfg.Clock, maxRetries: cfg.MaxRetries, auditMaxLen: cfg.AuditMaxLen}
+	s.mgets.rdb = client
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -264,7 +266,7 @@ func (s *Store) TokenUser(ctx context.Context, tenantID, grantID, jti, userTenan
 	var active bool
 	var user any
 	if userTenantID == tenantID {
-		vals, err := s.rdb.MGet(ctx, grantKey, revokedKey, userKey).Result()
+		vals, err := s.mgets.mget(ctx, grantKey, revokedKey, userKey)
 		if err != nil {
 			return storage.User{}, false, fail(ctx, err)
 		}
@@ -290,9 +292,44 @@ func (s *Store) TokenUser(ctx context.Context, tenantID, grantID, jti, userTenan
 	case !ok:
 		return storage.User{}, true, fmt.Errorf("%w: user %s", storage.ErrNotFound, userID)
 	default:
-		u, err := decode[storage.User](userKey, raw)
+		u, err := s.users.decode(userKey, raw)
 		return u, true, err
 	}
+}
+
+// userMemo remembers users decoded from their stored JSON. TokenUser still
+// reads the user from Redis on every call; it only skips decoding bytes it
+// decoded before (the same JSON decodes to the same User), which is most of
+// its cost on the Graph-style API's hot path.
+type userMemo struct {
+	mu sync.Mutex
+	m  map[string]storage.User
+}
+
+// maxUserMemo bounds the memo; when full it is cleared.
+const maxUserMemo = 10_000
+
+func (m *userMemo) decode(key, raw string) (storage.User, error) {
+	m.mu.Lock()
+	u, ok := m.m[raw]
+	m.mu.Unlock()
+	if ok {
+		// The caller owns what it gets: no slice is shared with the memo.
+		u.Identities, u.Roles = slices.Clone(u.Identities), slices.Clone(u.Roles)
+		return u, nil
+	}
+	u, err := decode[storage.User](key, raw)
+	if err != nil {
+		return u, err
+	}
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= maxUserMemo {
+		m.m = make(map[string]storage.User)
+	}
+	m.m[raw] = u
+	m.mu.Unlock()
+	u.Identities, u.Roles = slices.Clone(u.Identities), slices.Clone(u.Roles)
+	return u, nil
 }
 
 // CreateSession stores sess until sess.ExpiresAt.

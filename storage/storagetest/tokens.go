@@ -121,6 +121,24 @@ func testTokenUser(t *testing.T, h *Harness) {
 		{"user not in the token's tenant", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, jti, tn, bob.ID)).is(activeNoUser) }, storage.ErrNotFound},
 		{"user in another tenant, revoked", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, revoked, home, bob.ID)).is(inactive) }, nil},
 		{"user in another tenant, gone", func() error { return tokenUser(s.TokenUser(ctx, tn, cross.ID, jti, home, alice.ID)).is(activeNoUser) }, storage.ErrNotFound},
+		{"caller owns the user", func() error {
+			u, _, err := s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)
+			u.Identities[0].Issuer, u.Roles = "changed", append(u.Roles, "changed")
+			if err != nil {
+				return err
+			}
+			return tokenUser(s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)).is(activeUser{alice, true})
+		}, nil},
+		{"update", func() error {
+			alice.DisplayName, alice.Roles = "Alice Updated", []string{"Global Administrator"}
+			return errOf(s.UpdateUser(ctx, tn, alice.ID, func(u *storage.User) error {
+				u.DisplayName, u.Roles = alice.DisplayName, alice.Roles
+				return nil
+			}))
+		}, nil},
+		{"updated at once", func() error {
+			return tokenUser(s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)).is(activeUser{alice, true})
+		}, nil},
 		{"revoke grant", func() error { return s.RevokeGrant(ctx, tn, g.ID) }, nil},
 		{"revoked grant", func() error { return tokenUser(s.TokenUser(ctx, tn, g.ID, jti, tn, alice.ID)).is(inactive) }, nil},
 	})
