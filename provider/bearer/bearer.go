@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -102,11 +101,11 @@ type Config struct {
 type Tokens struct {
 	cfg Config
 
-	// verified remembers tokens whose signature checked out, by SHA-256 of
-	// the token, so a token presented again skips the signature (~70 µs for
-	// ES256); its claims and revocation are still checked every time.
+	// verified remembers tokens whose signature checked out, keyed by the
+	// whole token, so a token presented again skips the signature (~70 µs
+	// for ES256); its claims and revocation are still checked every time.
 	mu       sync.Mutex
-	verified map[[32]byte]verifiedToken
+	verified map[string]verifiedToken
 }
 
 type verifiedToken struct {
@@ -117,8 +116,9 @@ type verifiedToken struct {
 // maxTokenLen bounds the length of a token Foyer reads.
 const maxTokenLen = 8192
 
-// maxVerified bounds the cache of verified tokens; when full it is cleared.
-const maxVerified = 100_000
+// maxVerified bounds the cache of verified tokens (each under 1 KiB with
+// its claims); when full it is cleared.
+const maxVerified = 20_000
 
 // New returns Tokens for cfg.
 func New(cfg Config) *Tokens {
@@ -128,7 +128,7 @@ func New(cfg Config) *Tokens {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Tokens{cfg: cfg, verified: map[[32]byte]verifiedToken{}}
+	return &Tokens{cfg: cfg, verified: map[string]verifiedToken{}}
 }
 
 // Lifetime returns the access-token lifetime.
@@ -286,9 +286,8 @@ func (t *Tokens) Peek(raw string) (iss, tid string, ok bool) {
 
 // remembered returns the verified token raw, if it is in the cache.
 func (t *Tokens) remembered(raw string) (verifiedToken, bool) {
-	k := sha256.Sum256([]byte(raw))
 	t.mu.Lock()
-	v, ok := t.verified[k]
+	v, ok := t.verified[raw]
 	t.mu.Unlock()
 	return v, ok
 }
@@ -306,12 +305,11 @@ func (t *Tokens) signed(ctx context.Context, tenantID, raw string) (Claims, erro
 		return Claims{}, err
 	}
 	if t.cfg.Clock().Before(c.Expires()) {
-		k := sha256.Sum256([]byte(raw))
 		t.mu.Lock()
 		if len(t.verified) >= maxVerified {
 			clear(t.verified)
 		}
-		t.verified[k] = verifiedToken{tenantID: tenantID, claims: c}
+		t.verified[strings.Clone(raw)] = verifiedToken{tenantID: tenantID, claims: c}
 		t.mu.Unlock()
 	}
 	return c, nil

@@ -18,8 +18,8 @@
 // published set (by kid; jku, jwk and x5u headers are never followed), only
 // typ at+jwt (so an ID token is never accepted as a bearer token).
 //
-// A token whose signature checked out is remembered (by its SHA-256, up to
-// 100,000 tokens per instance) so that presenting it again skips the
+// A token whose signature checked out is remembered (the whole token is the
+// key, up to 20,000 tokens per instance) so that presenting it again skips the
 // signature: keys stay published until every token they signed expired, so
 // the signature stays valid for the token's life. Claims (expiry, issuer,
 // audience) and revocation are checked on every use.

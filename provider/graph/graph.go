@@ -95,6 +95,8 @@ type Config struct {
 type API struct {
 	cfg Config
 	mux *http.ServeMux
+	// commonIssuer is the issuer of B/common/v2.0.
+	commonIssuer string
 }
 
 // New returns the API for cfg.
@@ -105,7 +107,7 @@ func New(cfg Config) *API {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), commonIssuer: cfg.URLs.Issuer(storage.CommonTenantID)}
 	a.routes()
 	return a
 }
@@ -263,7 +265,7 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 	var t storage.Tenant
 	var claims bearer.Claims
 	var u storage.User
-	if iss == a.cfg.URLs.Issuer(storage.CommonTenantID) {
+	if iss == a.commonIssuer {
 		if claims, u, err = a.cfg.Tokens.VerifyUser(ctx, storage.CommonTenantID, raw); err != nil {
 			return nil, err
 		}

@@ -15,32 +15,35 @@ import (
 )
 
 // userObject is u in Graph's user shape; unset properties are null.
-func userObject(u storage.User) object {
+func userObject(u storage.User) object { return appendUser(nil, u) }
+
+// appendUser appends the members of userObject(u) to o.
+func appendUser(o object, u storage.User) object {
 	ids := make([]object, len(u.Identities))
 	for i, id := range u.Identities {
 		ids[i] = object{{"signInType", id.SignInType}, {"issuer", id.Issuer}, {"issuerAssignedId", id.IssuerAssignedID}}
 	}
-	return object{
-		{"id", u.ID},
-		{"displayName", nullable(u.DisplayName)},
-		{"givenName", nullable(u.GivenName)},
-		{"surname", nullable(u.Surname)},
-		{"mail", nullable(u.Mail)},
-		{"userPrincipalName", nullable(u.UserPrincipalName)},
-		{"jobTitle", nullable(u.JobTitle)},
-		{"city", nullable(u.City)},
-		{"country", nullable(u.Country)},
-		{"postalCode", nullable(u.PostalCode)},
-		{"state", nullable(u.State)},
-		{"streetAddress", nullable(u.StreetAddress)},
-		{"preferredLanguage", nullable(u.PreferredLanguage)},
-		{"userType", nullable(u.UserType)},
-		{"creationType", nullable(u.CreationType)},
-		{"identities", ids},
-		{"externalUserState", nullable(u.ExternalUserState)},
-		{"accountEnabled", u.AccountEnabled},
-		{"createdDateTime", graphTime(u.CreatedDateTime)},
-	}
+	return append(o,
+		member{"id", u.ID},
+		member{"displayName", nullable(u.DisplayName)},
+		member{"givenName", nullable(u.GivenName)},
+		member{"surname", nullable(u.Surname)},
+		member{"mail", nullable(u.Mail)},
+		member{"userPrincipalName", nullable(u.UserPrincipalName)},
+		member{"jobTitle", nullable(u.JobTitle)},
+		member{"city", nullable(u.City)},
+		member{"country", nullable(u.Country)},
+		member{"postalCode", nullable(u.PostalCode)},
+		member{"state", nullable(u.State)},
+		member{"streetAddress", nullable(u.StreetAddress)},
+		member{"preferredLanguage", nullable(u.PreferredLanguage)},
+		member{"userType", nullable(u.UserType)},
+		member{"creationType", nullable(u.CreationType)},
+		member{"identities", ids},
+		member{"externalUserState", nullable(u.ExternalUserState)},
+		member{"accountEnabled", u.AccountEnabled},
+		member{"createdDateTime", graphTime(u.CreatedDateTime)},
+	)
 }
 
 // userProperties are the properties $select may name on a user.
@@ -68,11 +71,16 @@ func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u storage.User, 
 	if err != nil {
 		return err
 	}
+	ctx := member{"@odata.context", a.contextURL("users", sel, true)}
+	if sel == nil && !basic { // the whole object, built once
+		a.writeJSON(w, r, http.StatusOK, appendUser(append(make(object, 0, len(userProperties)+1), ctx), u))
+		return nil
+	}
 	o := userObject(u)
 	if basic {
 		o = o.pick(basicProperties)
 	}
-	a.writeJSON(w, r, http.StatusOK, o.pick(sel).with(member{"@odata.context", a.contextURL("users", sel, true)}))
+	a.writeJSON(w, r, http.StatusOK, o.pick(sel).with(ctx))
 	return nil
 }
 

@@ -90,6 +90,9 @@ const (
 
 // tkey returns the key of tenant-scoped state: foyer:{t:<tenantID>}:parts.
 func tkey(tenantID string, parts ...string) string {
+	if len(parts) == 2 { // most keys: one concatenation
+		return "foyer:{t:" + tenantID + "}:" + parts[0] + ":" + parts[1]
+	}
 	return "foyer:{t:" + tenantID + "}:" + strings.Join(parts, ":")
 }
 
