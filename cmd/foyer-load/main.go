@@ -20,6 +20,12 @@
 //	           whole flow of four requests
 //	discovery  GET {url}/.well-known/openid-configuration
 //	jwks       GET jwks_uri
+//	me         each connection signs in once and exchanges its code for an
+//	           access token with User.Read (added to -scope when missing),
+//	           then loops GET /v1.0/me on the -url's origin with it
+//	token      no load: signs in once as me does and prints the access
+//	           token on a line "ACCESS_TOKEN <token>", for another load
+//	           generator (wrk with shared/bench's req.lua and WRK_BEARER)
 //
 // The connections sign in one after another before the load starts (Foyer
 // admits few concurrent sign-ins on one account from one address), and a
@@ -95,6 +101,7 @@ const (
 
 type config struct {
 	url, client, secret, user, password, redirect, scope, workload string
+	me                                                             string // the Graph-style API's /v1.0/me
 
 	conns          int
 	dur, warmup    time.Duration
@@ -116,7 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.password, "password", "", "the user's password (default $FOYER_LOAD_PASSWORD)")
 	fs.StringVar(&c.redirect, "redirect", "http://localhost/bench/callback", "registered redirect `URI` of the app; never fetched")
 	fs.StringVar(&c.scope, "scope", "openid profile email offline_access", "scope of the grants")
-	fs.StringVar(&c.workload, "workload", "refresh", "refresh, code, discovery or jwks")
+	fs.StringVar(&c.workload, "workload", "refresh", "refresh, code, me, token, discovery or jwks")
 	fs.IntVar(&c.conns, "c", 64, "connections (closed loop, one operation in flight each)")
 	fs.DurationVar(&c.dur, "d", 12*time.Second, "measured duration")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up before measuring (not recorded)")
@@ -135,13 +142,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	var errs []error
 	switch c.workload {
-	case "refresh", "code":
+	case "refresh", "code", "me", "token":
 		if c.user == "" || c.password == "" || c.secret == "" {
 			errs = append(errs, fmt.Errorf("-workload %s needs -user, -password (or FOYER_LOAD_PASSWORD) and -secret (or FOYER_LOAD_SECRET)", c.workload))
 		}
 	case "discovery", "jwks":
 	default:
-		errs = append(errs, fmt.Errorf("-workload %q: want refresh, code, discovery or jwks", c.workload))
+		errs = append(errs, fmt.Errorf("-workload %q: want refresh, code, me, token, discovery or jwks", c.workload))
+	}
+	if (c.workload == "me" || c.workload == "token") && !slices.Contains(strings.Fields(c.scope), "User.Read") {
+		c.scope += " User.Read"
 	}
 	if c.conns < 1 || c.conns > maxConns {
 		errs = append(errs, fmt.Errorf("-c %d: want 1 to %d", c.conns, maxConns))
@@ -164,6 +174,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	default:
 		c.origin = &url.URL{Scheme: u.Scheme, Host: u.Host}
 		c.url = u.String()
+		c.me = c.origin.JoinPath("/v1.0/me").String()
 	}
 	if r, err := url.Parse(c.redirect); err != nil || !r.IsAbs() {
 		errs = append(errs, fmt.Errorf("-redirect %q: want an absolute URI", c.redirect))
@@ -208,6 +219,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := c.discover(ctx, tr); err != nil {
 		return err
 	}
+	if c.workload == "token" {
+		w := newWorker(c, tr)
+		if err := w.setup(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ACCESS_TOKEN %s\n", w.access)
+		return nil
+	}
 	fmt.Fprintf(stderr, "foyer-load: workload=%s url=%s c=%d warmup=%v d=%v\n", c.workload, c.url, c.conns, c.warmup, c.dur)
 
 	workers := make([]*worker, c.conns)
@@ -223,7 +242,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	if c.workload == "refresh" || c.workload == "code" {
+	if c.workload == "refresh" || c.workload == "code" || c.workload == "me" {
 		fmt.Fprintf(stderr, "foyer-load: %d sign-ins in %v\n", len(workers), time.Since(setupStart).Round(time.Millisecond))
 	}
 
@@ -286,6 +305,7 @@ type worker struct {
 	c       *config
 	hc      *http.Client
 	refresh string // the current refresh token (refresh)
+	access  string // the access token (me)
 	lat     []time.Duration
 }
 
@@ -319,6 +339,14 @@ func (w *worker) setup(ctx context.Context) error {
 	case "code":
 		_, _, err := w.authorize(ctx) // signs in; the code is left unused
 		return err
+	case "me", "token":
+		code, verifier, err := w.authorize(ctx)
+		if err != nil {
+			return err
+		}
+		t, err := w.exchange(ctx, code, verifier)
+		w.access = t.AccessToken
+		return err
 	}
 	return nil
 }
@@ -326,9 +354,11 @@ func (w *worker) setup(ctx context.Context) error {
 func (w *worker) op(ctx context.Context) error {
 	switch w.c.workload {
 	case "discovery":
-		return w.get(ctx, w.c.discovery)
+		return w.get(ctx, w.c.discovery, "")
 	case "jwks":
-		return w.get(ctx, w.c.jwk)
+		return w.get(ctx, w.c.jwk, "")
+	case "me":
+		return w.get(ctx, w.c.me, w.access)
 	case "code":
 		code, verifier, err := w.authorize(ctx)
 		if err != nil {
@@ -367,8 +397,12 @@ func (w *worker) loop(ctx context.Context, m *meter) {
 	}
 }
 
-func (w *worker) get(ctx context.Context, u string) error {
+// get fetches u, with the access token bearer unless it is "".
+func (w *worker) get(ctx context.Context, u, bearer string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func TestAgainstFoyer(t *testing.T) {
     apps:
       - clientId: bench-web
         redirectUris: [http://localhost/bench/callback]
-        scopes: [openid, profile, email, offline_access]
+        scopes: [openid, profile, email, offline_access, User.Read]
         preConsented: true
         clientSecretEnv: BENCH_SECRET
     users:
@@ -79,7 +79,29 @@ func TestAgainstFoyer(t *testing.T) {
 	waitHealthy(t, base)
 
 	result := regexp.MustCompile(`(?m)^RESULT workload=(\w+) rps=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+) errors=(\d+) ops=(\d+) `)
-	for _, w := range []string{"refresh", "code", "discovery", "jwks"} {
+	t.Run("token", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		args := []string{"-url", base + "/bench/v2.0", "-user", "alice@bench.example", "-workload", "token"}
+		env := map[string]string{"FOYER_LOAD_SECRET": secret, "FOYER_LOAD_PASSWORD": password}
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+			t.Fatalf("run: %v\n%s", err, errOut.String())
+		}
+		tok, ok := strings.CutPrefix(strings.TrimSpace(out.String()), "ACCESS_TOKEN ")
+		if !ok || strings.Count(tok, ".") != 2 {
+			t.Fatalf("output %q: want one ACCESS_TOKEN line", out.String())
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1.0/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1.0/me with the printed token: %s", resp.Status)
+		}
+	})
+	for _, w := range []string{"refresh", "code", "me", "discovery", "jwks"} {
 		t.Run(w, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			args := []string{"-url", base + "/bench/v2.0", "-client", "bench-web", "-user", "alice@bench.example",
