@@ -74,4 +74,14 @@
 // change keeps only the calling token's grant; a revoked consent takes the
 // app's grants for the user. Grants made through the common issuer live in
 // its own tenant and are revoked there too.
+//
+// # Browsers
+//
+// Any origin may call the API from a browser (CORS, as Microsoft Graph
+// allows): the API authenticates by the bearer token alone and never reads
+// a cookie, so a page can do nothing with it that the token's holder could
+// not. Preflights allow GET, POST, PATCH and DELETE with the Authorization
+// and Content-Type headers for 10 minutes; answers, errors included,
+// expose WWW-Authenticate, Retry-After, request-id and Location, and never
+// allow credentials.
 package graph

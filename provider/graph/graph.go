@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/bearer"
 	"github.com/foyer-id/foyer/provider/fault"
@@ -93,8 +95,9 @@ type Config struct {
 // API is the Graph-style API. It is an http.Handler for the paths under
 // /v1.0/.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg  Config
+	mux  *http.ServeMux
+	cors *cors.Cors
 	// commonIssuer is the issuer of B/common/v2.0.
 	commonIssuer string
 }
@@ -109,11 +112,24 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux(), commonIssuer: cfg.URLs.Issuer(storage.CommonTenantID)}
 	a.routes()
+	// Any origin may call the API from a browser: it authenticates by the
+	// bearer token alone, never a cookie, so a page cannot act with
+	// credentials it does not hold (as Microsoft Graph allows any origin).
+	a.cors = cors.New(cors.Options{
+		AllowedOrigins: []string{"*"},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "request-id", "Location"},
+		MaxAge:         600,
+	})
 	return a
 }
 
-// ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A CORS preflight is answered here;
+// every other request goes to its endpoint.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.cors.ServeHTTP(w, r, a.mux.ServeHTTP)
+}
 
 // handler is an endpoint: it runs for an authenticated caller and returns
 // an error for writeError, or nil once it has answered.
