@@ -62,38 +62,33 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case object:
 		return v.appendJSON(b)
 	case []object:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, o := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = o.appendJSON(b); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendList(b, v, func(b []byte, o object) ([]byte, error) { return o.appendJSON(b) })
 	case []string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		return append(b, ']'), nil
+		return appendList(b, v, func(b []byte, s string) ([]byte, error) { return appendString(b, s), nil })
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	return append(b, j...), nil
+}
+
+// appendList appends vs as a JSON array (null when nil, as encoding/json).
+func appendList[T any](b []byte, vs []T, appendOne func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if vs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendOne(b, v); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json
