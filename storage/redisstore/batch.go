@@ -73,6 +73,9 @@ func (b *mgetBatcher) mget(ctx context.Context, keys ...string) ([]any, error) {
 func (b *mgetBatcher) send(ctx context.Context, batch []*mgetCall) {
 	defer func() {
 		for _, c := range batch {
+			if c.vals == nil && c.err == nil { // the send panicked
+				c.err = errNoReply
+			}
 			close(c.done)
 		}
 	}()
