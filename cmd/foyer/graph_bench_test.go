@@ -79,9 +79,10 @@ func graphBenchToken(e *benchEnv) (string, error) {
 }
 
 // BenchmarkGraphMe: GET /v1.0/me with a valid ES256 access token over real
-// HTTP (signature, claims, one Redis round trip for revocation, one for
-// the user; the tenant comes from the resolver's cache), and discovery in
-// the same run for scale.
+// HTTP (the signature once, remembered; claims; revocation and the user in
+// one MGET; the tenant from the resolver's cache), and discovery in the
+// same run for scale. One request at a time: the round trips that
+// concurrent requests share are measured under load (.ci/bench, "me").
 func BenchmarkGraphMe(b *testing.B) {
 	e := sharedEnv(b)
 	tok, err := graphBenchToken(e)
