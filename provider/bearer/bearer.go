@@ -212,11 +212,8 @@ func invalid(msg string) error {
 // skipRevocation) that its grant is alive and its jti unrevoked. Failures
 // of the token are faults of kind Unauthenticated wrapping ErrInvalid.
 func (t *Tokens) Verify(ctx context.Context, tenantID, raw string) (Claims, error) {
-	c, err := t.signed(ctx, tenantID, raw)
+	c, err := t.authentic(ctx, tenantID, raw)
 	if err != nil {
-		return Claims{}, err
-	}
-	if err := t.checkClaims(tenantID, c); err != nil {
 		return Claims{}, err
 	}
 	ok, err := t.cfg.Revocations.TokenActive(ctx, tenantID, c.GrantID(), c.ID)
@@ -234,11 +231,8 @@ func (t *Tokens) Verify(ctx context.Context, tenantID, raw string) (Claims, erro
 // (tid), in one round trip. The token is invalid when its user no longer
 // exists or is disabled.
 func (t *Tokens) VerifyUser(ctx context.Context, tenantID, raw string) (Claims, storage.User, error) {
-	c, err := t.signed(ctx, tenantID, raw)
+	c, err := t.authentic(ctx, tenantID, raw)
 	if err != nil {
-		return Claims{}, storage.User{}, err
-	}
-	if err := t.checkClaims(tenantID, c); err != nil {
 		return Claims{}, storage.User{}, err
 	}
 	if !storage.IsID(c.TenantID) {
@@ -256,6 +250,19 @@ func (t *Tokens) VerifyUser(ctx context.Context, tenantID, raw string) (Claims, 
 		return Claims{}, storage.User{}, invalid("The user's account is disabled.")
 	}
 	return c, u, nil
+}
+
+// authentic returns the claims of raw if it is signed by a published key of
+// the tenant and its claims hold: everything Verify checks but revocation.
+func (t *Tokens) authentic(ctx context.Context, tenantID, raw string) (Claims, error) {
+	c, err := t.signed(ctx, tenantID, raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := t.checkClaims(tenantID, c); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
 }
 
 // Peek returns the iss and tid claims of raw without verifying it, for
