@@ -156,15 +156,16 @@ func (o object) names() []string {
 	return out
 }
 
-// pick returns the members named in sel, in the object's order; all of
-// them when sel is nil.
+// pick returns the members named in sel and the OData annotations
+// (@odata.*, which are not properties), in the object's order; all of them
+// when sel is nil.
 func (o object) pick(sel []string) object {
 	if sel == nil {
 		return o
 	}
-	out := make(object, 0, len(sel))
+	out := make(object, 0, len(sel)+1)
 	for _, m := range o {
-		if slices.Contains(sel, m.name) {
+		if slices.Contains(sel, m.name) || strings.HasPrefix(m.name, "@odata.") {
 			out = append(out, m)
 		}
 	}

@@ -72,15 +72,11 @@ func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u storage.User, 
 		return err
 	}
 	ctx := member{"@odata.context", a.contextURL("users", sel, true)}
-	if sel == nil && !basic { // the whole object, built once
-		a.writeJSON(w, r, http.StatusOK, appendUser(append(make(object, 0, len(userProperties)+1), ctx), u))
-		return nil
-	}
-	o := userObject(u)
+	o := appendUser(append(make(object, 0, len(userProperties)+1), ctx), u)
 	if basic {
 		o = o.pick(basicProperties)
 	}
-	a.writeJSON(w, r, http.StatusOK, o.pick(sel).with(ctx))
+	a.writeJSON(w, r, http.StatusOK, o.pick(sel))
 	return nil
 }
 
