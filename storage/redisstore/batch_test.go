@@ -71,15 +71,15 @@ func newBatchEnv(t *testing.T, n int) *batchEnv {
 // join makes the next leader wait, before sending, for want callers in
 // its batch.
 func (e *batchEnv) join(want int) {
-	e.b.yield = func() { e.waitForming(want) }
+	e.b.yield = func() { e.b.waitForming(want) }
 }
 
 // waitForming waits until n callers are in the forming batch.
-func (e *batchEnv) waitForming(n int) {
+func (b *mgetBatcher) waitForming(n int) {
 	for {
-		e.b.mu.Lock()
-		k := len(e.b.forming)
-		e.b.mu.Unlock()
+		b.mu.Lock()
+		k := len(b.forming)
+		b.mu.Unlock()
 		if k >= n {
 			return
 		}
@@ -163,7 +163,7 @@ func TestMGetBatchCancellation(t *testing.T) {
 		vals, errs := make([][]any, n), make([]error, n)
 		var wg sync.WaitGroup
 		wg.Go(func() { vals[0], errs[0] = e.b.mget(cancelled, "k0") })
-		e.waitForming(1) // caller 0 leads
+		e.b.waitForming(1) // caller 0 leads
 		for i := 1; i < n; i++ {
 			wg.Go(func() { vals[i], errs[i] = e.b.mget(context.Background(), fmt.Sprint("k", i)) })
 		}
@@ -183,7 +183,7 @@ func TestMGetBatchCancellation(t *testing.T) {
 			_, err := e.b.mget(context.Background(), "k0")
 			leader <- err
 		}()
-		e.waitForming(1)
+		e.b.waitForming(1)
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		if _, err := e.b.mget(ctx, "k0"); !errors.Is(err, context.DeadlineExceeded) {
@@ -208,16 +208,8 @@ func TestTokenUserBatchUnavailable(t *testing.T) {
 	mr.Close()
 	joined := make(chan struct{})
 	s.mgets.yield = func() {
-		for {
-			s.mgets.mu.Lock()
-			k := len(s.mgets.forming)
-			s.mgets.mu.Unlock()
-			if k == n {
-				close(joined)
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
+		s.mgets.waitForming(n)
+		close(joined)
 	}
 	var wg sync.WaitGroup
 	for i := range n {
