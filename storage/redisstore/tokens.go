@@ -313,21 +313,19 @@ func (m *userMemo) decode(key, raw string) (storage.User, error) {
 	m.mu.Lock()
 	u, ok := m.m[raw]
 	m.mu.Unlock()
-	if ok {
-		// The caller owns what it gets: no slice is shared with the memo.
-		u.Identities, u.Roles = slices.Clone(u.Identities), slices.Clone(u.Roles)
-		return u, nil
+	if !ok {
+		var err error
+		if u, err = decode[storage.User](key, raw); err != nil {
+			return u, err
+		}
+		m.mu.Lock()
+		if m.m == nil || len(m.m) >= maxUserMemo {
+			m.m = make(map[string]storage.User)
+		}
+		m.m[raw] = u
+		m.mu.Unlock()
 	}
-	u, err := decode[storage.User](key, raw)
-	if err != nil {
-		return u, err
-	}
-	m.mu.Lock()
-	if m.m == nil || len(m.m) >= maxUserMemo {
-		m.m = make(map[string]storage.User)
-	}
-	m.m[raw] = u
-	m.mu.Unlock()
+	// The caller owns what it gets: no slice is shared with the memo.
 	u.Identities, u.Roles = slices.Clone(u.Identities), slices.Clone(u.Roles)
 	return u, nil
 }
