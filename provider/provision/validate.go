@@ -141,17 +141,7 @@ func (d *Document) validateApp(ps *problems, t *Tenant, a *App, p string, client
 	}
 	checkURIs(ps, p+".redirectUris", a.RedirectURIs)
 	checkURIs(ps, p+".postLogoutRedirectUris", a.PostLogoutRedirectURIs)
-	seen := map[string]bool{}
-	for k, s := range a.Scopes {
-		sp := fmt.Sprintf("%s.scopes[%d]", p, k)
-		switch {
-		case !slices.Contains(knownScopes, s):
-			ps.add(sp, "%q: unknown scope (known: %s)", s, strings.Join(knownScopes, " "))
-		case seen[s]:
-			ps.add(sp, "%q: listed twice", s)
-		}
-		seen[s] = true
-	}
+	seen := checkKnown(ps, p+".scopes", a.Scopes, knownScopes, "scope", " ")
 	if !seen["openid"] {
 		ps.add(p+".scopes", "must include openid")
 	}
@@ -218,17 +208,7 @@ func (d *Document) validateUser(ps *problems, u *User, p string, upns, mails map
 			ps.add(p+"."+f.key, "longer than %d characters", maxDisplayName)
 		}
 	}
-	seen := map[string]bool{}
-	for k, r := range u.Roles {
-		rp := fmt.Sprintf("%s.roles[%d]", p, k)
-		switch {
-		case !slices.Contains(knownRoles, r):
-			ps.add(rp, "%q: unknown directory role (known: %s)", r, strings.Join(knownRoles, ", "))
-		case seen[r]:
-			ps.add(rp, "%q: listed twice", r)
-		}
-		seen[r] = true
-	}
+	checkKnown(ps, p+".roles", u.Roles, knownRoles, "directory role", ", ")
 	if !d.resolved && u.password == "" && (u.PasswordEnv != "" || u.PasswordFile != "") {
 		ps.add(p, "password not loaded (use Parse or LoadFile)")
 	}
@@ -354,4 +334,22 @@ func addressProblem(s string) string {
 		return "domain " + why
 	}
 	return ""
+}
+
+// checkKnown reports each item of the list at path that is not one of
+// known (named what, listed with sep) or is listed twice, and returns the
+// items seen.
+func checkKnown(ps *problems, path string, items, known []string, what, sep string) map[string]bool {
+	seen := map[string]bool{}
+	for k, it := range items {
+		ip := fmt.Sprintf("%s[%d]", path, k)
+		switch {
+		case !slices.Contains(known, it):
+			ps.add(ip, "%q: unknown %s (known: %s)", it, what, strings.Join(known, sep))
+		case seen[it]:
+			ps.add(ip, "%q: listed twice", it)
+		}
+		seen[it] = true
+	}
+	return seen
 }
