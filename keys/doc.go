@@ -80,6 +80,22 @@
 // dropped and read again when next used. The JWKS bytes are computed once
 // per refresh.
 //
+// # Signing backends
+//
+// The default build signs with the standard library (pure Go, no cgo). The
+// build with -tags openssl (cgo) makes RS256 signatures with OpenSSL's
+// libcrypto through github.com/golang-fips/openssl/v2, loaded with dlopen
+// (libcrypto.so.3, else libcrypto.so.1.1, or the file LibcryptoEnv names):
+// when a key is decrypted, backendKey converts an RSA key to the binding's
+// form once, and the SigningKey hands go-jose an opaque signer over it, so
+// callers see no difference and RS256 tokens are the same bytes in both
+// builds. ES256 signing and all verification stay in Go in both builds: on
+// the machine measured, OpenSSL 3 was not faster for them. CryptoBackend
+// names the backend; in the OpenSSL build it returns an error when libcrypto
+// cannot be loaded, and New fails with it, so such a binary never signs with
+// Go's crypto instead. backend_go.go and backend_openssl.go hold the two
+// variants; TestCrossBuild checks each against the other.
+//
 // # Verifying
 //
 // KeySet verifies JWS against the tenant's published keys (next, current,

@@ -670,7 +670,7 @@ func TestVerifierRefuses(t *testing.T) {
 		return tok
 	}
 	ours := func(sk SigningKey) jose.JSONWebKey {
-		return jose.JSONWebKey{Key: sk.Signer(), KeyID: sk.ID()}
+		return jose.JSONWebKey{Key: sk.Key(), KeyID: sk.ID()}
 	}
 	opts := func() *jose.SignerOptions { return &jose.SignerOptions{} }
 	pubDER, err := x509.MarshalPKIXPublicKey(rsPub)
@@ -707,12 +707,12 @@ func TestVerifierRefuses(t *testing.T) {
 		{"HS256 keyed with the public JWK", withOpts(jose.HS256, jose.JSONWebKey{Key: pubJWK, KeyID: rs.ID()}, nil), false},
 		{"PS256 with our RSA key", withOpts(jose.PS256, ours(rs), nil), false},
 		{"RS512 with our RSA key", withOpts(jose.RS512, ours(rs), nil), false},
-		{"alg of the other key (ES256 header, RS256 kid)", withOpts(ES256, jose.JSONWebKey{Key: es.Signer(), KeyID: rs.ID()}, nil), false},
+		{"alg of the other key (ES256 header, RS256 kid)", withOpts(ES256, jose.JSONWebKey{Key: es.Key(), KeyID: rs.ID()}, nil), false},
 
 		{"attacker key with our kid", withOpts(RS256, jose.JSONWebKey{Key: attacker, KeyID: rs.ID()}, nil), false},
 		{"kid of another tenant's key", signToken(t, foreign, claims), false},
 		{"unknown kid", withOpts(RS256, jose.JSONWebKey{Key: attacker, KeyID: "attacker"}, nil), false},
-		{"no kid", withOpts(RS256, rs.Signer(), nil), false},
+		{"no kid", withOpts(RS256, rs.Key(), nil), false},
 
 		{"jku header (our key)", withOpts(RS256, ours(rs), opts().WithHeader("jku", "https://evil.example/jwks")), false},
 		{"x5u header (our key)", withOpts(RS256, ours(rs), opts().WithHeader("x5u", "https://evil.example/cert")), false},
@@ -840,7 +840,7 @@ func TestStoreWithoutKEK(t *testing.T) {
 				t.Fatalf("JWKS publishes %s", tt.key.ID)
 			}
 			if tt.key.ID == "injected" {
-				tok := signToken(t, SigningKey{kid: "injected", alg: RS256, signer: attacker}, `{"sub":"admin"}`)
+				tok := signToken(t, SigningKey{kid: "injected", alg: RS256, key: attacker, signer: attacker}, `{"sub":"admin"}`)
 				if err := verify(t, fresh, tenantA, tok); !errors.Is(err, ErrInvalidToken) {
 					t.Fatalf("token of the injected key: %v", err)
 				}

@@ -119,6 +119,9 @@ func New(store Store, cfg Config) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("keys: nil store")
 	}
+	if _, err := CryptoBackend(); err != nil {
+		return nil, err
+	}
 	aead, err := newAEAD(cfg.KEK)
 	if err != nil {
 		return nil, err

@@ -46,9 +46,14 @@ func supported(alg string) bool { return alg == RS256 || alg == ES256 }
 // Values are shared by every caller that asks for the same tenant and kid,
 // so they are read-only. It satisfies zitadel/oidc's op.SigningKey.
 type SigningKey struct {
-	kid    string
-	alg    jose.SignatureAlgorithm
-	signer crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey
+	kid string
+	alg jose.SignatureAlgorithm
+	// key is what go-jose signs with and signer the same key as a
+	// crypto.Signer: both the *rsa.PrivateKey or *ecdsa.PrivateKey in the
+	// default build; for RS256 in the OpenSSL build, a jose.OpaqueSigner and
+	// a crypto.Signer over a key held by libcrypto (backend_openssl.go).
+	key    any
+	signer crypto.Signer
 }
 
 // ID returns the key ID, the "kid" of the JWS header.
@@ -57,11 +62,14 @@ func (k SigningKey) ID() string { return k.kid }
 // SignatureAlgorithm returns RS256 or ES256.
 func (k SigningKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
 
-// Key returns the private key, an *rsa.PrivateKey or an *ecdsa.PrivateKey,
-// as go-jose's jose.SigningKey expects it.
-func (k SigningKey) Key() any { return k.signer }
+// Key returns the private key as go-jose's jose.SigningKey expects it: an
+// *rsa.PrivateKey or an *ecdsa.PrivateKey, or, for RS256 in the OpenSSL
+// build, a jose.OpaqueSigner that signs through libcrypto.
+func (k SigningKey) Key() any { return k.key }
 
-// Signer returns the private key as a crypto.Signer.
+// Signer returns the private key as a crypto.Signer (through libcrypto for
+// RS256 in the OpenSSL build); its Public method returns an *rsa.PublicKey
+// or an *ecdsa.PublicKey in every build.
 func (k SigningKey) Signer() crypto.Signer { return k.signer }
 
 // NewSigner returns a go-jose signer that writes the kid and alg of this key
@@ -73,7 +81,7 @@ func (k SigningKey) NewSigner(opts *jose.SignerOptions) (jose.Signer, error) {
 	}
 	return jose.NewSigner(jose.SigningKey{
 		Algorithm: k.alg,
-		Key:       jose.JSONWebKey{Key: k.signer, KeyID: k.kid, Algorithm: string(k.alg)},
+		Key:       jose.JSONWebKey{Key: k.key, KeyID: k.kid, Algorithm: string(k.alg)},
 	}, opts)
 }
 
@@ -195,5 +203,9 @@ func (m *Manager) decrypt(tenantID string, k storage.SigningKey, pub jose.JSONWe
 	if e, ok := signer.Public().(equaler); !ok || !e.Equal(pub.Key) {
 		return SigningKey{}, fmt.Errorf("keys: tenant %s key %s: private key does not match the public key", tenantID, k.ID)
 	}
-	return SigningKey{kid: k.ID, alg: jose.SignatureAlgorithm(k.Algorithm), signer: signer}, nil
+	key, bsigner, err := backendKey(k.Algorithm, signer)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("keys: tenant %s key %s: %w", tenantID, k.ID, err)
+	}
+	return SigningKey{kid: k.ID, alg: jose.SignatureAlgorithm(k.Algorithm), key: key, signer: bsigner}, nil
 }

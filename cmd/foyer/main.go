@@ -4,6 +4,7 @@
 //	foyer keys rotate --tenant T [--now] rotate a tenant's signing keys
 //	foyer policy get|update --tenant T   read or change the authorization policy
 //	foyer audit list --tenant T          read the audit log
+//	foyer version                        version, commit, Go and crypto backend
 //
 // Every flag has an environment twin (FOYER_*); secrets come only from the
 // environment or files (FOYER_KEK, FOYER_KEK_FILE), never from flags.
@@ -48,6 +49,7 @@ const usage = `usage:
       [--allow-email-verified-users-to-join-organization=BOOL] [--allowed-to-use-sspr=BOOL]
       [--allowed-to-read-other-users=BOOL] [--allow-invites-from=VALUE]
   foyer audit list --tenant T [--top N]
+  foyer version
 run "foyer serve --help" for every flag and its environment twin`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return policyCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		return versionCommand(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -98,6 +102,9 @@ func newLogger(w io.Writer, cfg Config) *slog.Logger {
 // serve runs the server until ctx ends, then shuts down gracefully. When
 // ready is not nil it receives the bound address once the server listens.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
+	if err := checkCryptoBackend(log); err != nil {
+		return err
+	}
 	a, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
