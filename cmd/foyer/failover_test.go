@@ -81,9 +81,9 @@ func urlAddrs(t *testing.T, raw string) (*url.URL, []string) {
 // lets every worker finish a few flows afterwards, and checks the load.
 func runDuringLoad(t *testing.T, env *testEnv, move func()) {
 	l := startLoad(env, loadWorkers, true)
-	l.waitIterations(t, 2*loadWorkers)
+	l.waitSignUps(t, 2*loadWorkers)
 	move()
-	l.waitIterations(t, l.iterations.Load()+3*loadWorkers)
+	l.waitSignUps(t, l.signUps()+3*loadWorkers)
 	l.check(t)
 }
 
@@ -313,7 +313,7 @@ func TestClusterReshard(t *testing.T) {
 		host, port, _ := net.SplitHostPort(dst.addr)
 		moved := 0
 		for {
-			keys, err := from.ClusterGetKeysInSlot(ctx, int(slot), 10).Result()
+			keys, err := from.ClusterGetKeysInSlot(ctx, int(slot), 5).Result()
 			redisOK(t, err)
 			if len(keys) == 0 {
 				break
@@ -326,7 +326,7 @@ func TestClusterReshard(t *testing.T) {
 				t.Fatalf("MIGRATE: %v", err)
 			}
 			moved += len(keys)
-			time.Sleep(50 * time.Millisecond) // the load runs on the split slot
+			time.Sleep(100 * time.Millisecond) // the load runs on the split slot
 		}
 		// The new owner first, as redis-cli --cluster does.
 		redisOK(t, to.Do(ctx, "CLUSTER", "SETSLOT", s, "NODE", dst.id).Err())

@@ -120,18 +120,24 @@ func startLoad(env *testEnv, workers int, retry bool) *load {
 	return l
 }
 
-// waitIterations waits until the workers have finished n iterations in
-// all, or fails t after two minutes (a stuck load, not a slow one).
-func (l *load) waitIterations(t *testing.T, n int64) {
+// waitSignUps waits until the load has n acknowledged sign-ups, or fails t
+// after two minutes (a stuck load, not a slow one).
+func (l *load) waitSignUps(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for l.iterations.Load() < n {
+	for l.signUps() < n {
 		if time.Now().After(deadline) {
 			l.stop()
-			t.Fatalf("the load finished %d iterations, want %d; wrong answers: %v", l.iterations.Load(), n, l.wrong)
+			t.Fatalf("the load has %d sign-ups, want %d; wrong answers: %v", l.signUps(), n, l.wrong)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (l *load) signUps() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.accounts)
 }
 
 // stop ends the workers after their current iteration.
@@ -154,6 +160,7 @@ func (l *load) work(w int) {
 		switch {
 		case errors.Is(err, errUnavailable):
 			l.abandoned.Add(1)
+			time.Sleep(100 * time.Millisecond) // the person starts over
 		case err != nil:
 			l.fail("worker %d sign-up %d: %v", w, i, err)
 		}
