@@ -81,9 +81,9 @@ func urlAddrs(t *testing.T, raw string) (*url.URL, []string) {
 // lets every worker finish a few flows afterwards, and checks the load.
 func runDuringLoad(t *testing.T, env *testEnv, move func()) {
 	l := startLoad(env, loadWorkers, true)
-	l.waitSignUps(t, 2*loadWorkers)
+	l.waitSignUps(t, loadWorkers)
 	move()
-	l.waitSignUps(t, l.signUps()+3*loadWorkers)
+	l.waitSignUps(t, l.signUps()+2*loadWorkers)
 	l.check(t)
 }
 
