@@ -95,15 +95,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 // database (never flushed), so the suite keeps to its own.
 const conformanceDB = "15"
 
-// isolated returns url pointed at conformanceDB; Sentinel and Cluster URLs
-// are returned as they are (a Cluster has only database 0: run the suite
-// alone there).
+// isolated returns url pointed at conformanceDB; Cluster URLs are
+// returned as they are (a Cluster has only database 0: run the suite alone
+// there).
 func isolated(t testing.TB, raw string) string {
 	u, err := neturl.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
+	switch u.Scheme {
+	case "redis", "rediss", "redis+sentinel", "rediss+sentinel":
+	default:
 		return raw
 	}
 	u.Path = "/" + conformanceDB
@@ -115,7 +117,12 @@ func TestRedis(t *testing.T) {
 	if url == "" {
 		t.Skip(redisURLEnv + " is not set")
 	}
-	url = isolated(t, url)
+	conformance(t, isolated(t, url))
+}
+
+// conformance flushes the deployment url names and runs the suite on it,
+// taking it down with an outage hook.
+func conformance(t *testing.T, url string) {
 	flush(t, url)
 	storagetest.RunHarness(t, func(t *testing.T) storagetest.Harness {
 		c, err := Open(t.Context(), url)
