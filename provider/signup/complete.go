@@ -83,7 +83,7 @@ func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p 
 			s.reopen(ctx, tenantID, id, stepProfile)
 		}
 		ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "signUpRefused",
-			Result: audit.Failure, Reason: fault.From(err).Code, Target: mask(f.Email)}
+			Result: audit.Failure, Reason: fault.From(err).Code, Target: account.Mask(f.Email)}
 		s.cfg.Audit.Record(ctx, tenantID, ev)
 		if res.HomeTenantID != "" && res.HomeTenantID != tenantID {
 			s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)

@@ -172,7 +172,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (storage.Flow, error) {
 	if err != nil {
 		return storage.Flow{}, err
 	}
-	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Target: mask(mail),
+	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Target: account.Mask(mail),
 		Properties: map[string]string{"path": in.Path, "clientId": in.ClientID, "kind": in.Kind}}
 	ev.Activity = map[string]string{storage.FlowSignUp: "signUpAttempt", storage.FlowPasswordReset: "passwordResetAttempt"}[in.Kind]
 	home, appName, err := s.decide(ctx, in, mail)
@@ -219,7 +219,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (storage.Flow, error) {
 	s.cfg.Audit.Record(ctx, in.TenantID, ev)
 	if msg.To != "" {
 		s.cfg.Audit.Record(ctx, in.TenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeSent", Result: audit.Success, Target: mask(mail)})
+			Activity: "codeSent", Result: audit.Success, Target: account.Mask(mail)})
 	}
 	return f, nil
 }
@@ -384,16 +384,6 @@ func digest(s string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// mask keeps an address recognisable in the audit log without storing it
-// whole: "a***@contoso.com".
-func mask(mail string) string {
-	at := strings.LastIndexByte(mail, '@')
-	if at <= 0 {
-		return "***"
-	}
-	return mail[:1] + "***" + mail[at:]
-}
-
 // Flow returns the flow for a page of the browser bound to it.
 func (s *Service) Flow(ctx context.Context, tenantID, id, binding string) (storage.Flow, error) {
 	if id == "" || len(id) > 128 {
@@ -467,7 +457,7 @@ func (s *Service) Resend(ctx context.Context, tenantID, id, binding, ip string) 
 	}
 	if msg.To != "" {
 		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeSent", Result: audit.Success, Target: mask(f.Email), Properties: map[string]string{"resend": "true"}})
+			Activity: "codeSent", Result: audit.Success, Target: account.Mask(f.Email), Properties: map[string]string{"resend": "true"}})
 	}
 	return f, nil
 }
@@ -503,7 +493,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string
 	code = strings.TrimSpace(code)
 	fail := func(reason, msg string) (storage.Flow, error) {
 		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeFailed", Result: audit.Failure, Reason: reason, Target: mask(f.Email)})
+			Activity: "codeFailed", Result: audit.Failure, Reason: reason, Target: account.Mask(f.Email)})
 		return f, fault.New(fault.Invalid, reason, msg)
 	}
 	if s.cfg.Clock().After(f.CodeExpiresAt) {
@@ -532,7 +522,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string
 		return storage.Flow{}, err
 	}
 	s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-		Activity: "codeVerified", Result: audit.Success, Target: mask(f.Email)})
+		Activity: "codeVerified", Result: audit.Success, Target: account.Mask(f.Email)})
 	return f, nil
 }
 

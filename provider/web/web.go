@@ -37,7 +37,8 @@ type Store interface {
 
 // Accounts signs users in (provider/account).
 type Accounts interface {
-	SignIn(ctx context.Context, tenantID, email, password, ip string) (storage.User, error)
+	Authenticate(ctx context.Context, a account.Attempt) (account.SignedIn, error)
+	DeviceSlot(tenantID, email string) string
 }
 
 // Protocol is the part of the OIDC layer the pages call back into
@@ -299,7 +300,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.cfg.Accounts.SignIn(r.Context(), home, email, r.PostFormValue(templates.FieldPassword), clientIP(r))
+	u, err := p.authenticate(w, r, home, email)
 	if err != nil {
 		e := fault.From(err)
 		if e.Kind != fault.Unauthenticated && e.Kind != fault.TooMany && e.Kind != fault.Invalid {
