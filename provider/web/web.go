@@ -13,6 +13,7 @@ import (
 
 	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/signup"
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
@@ -252,7 +253,7 @@ func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request) error {
 		p.cfg.Protocol.Reject(w, r, ar, "login_required", "the user must sign in")
 		return nil
 	}
-	if slices.Contains(ar.Prompt, "create") {
+	if slices.Contains(ar.Prompt, "create") && r.URL.Query().Get(signup.HaveAccount) == "" {
 		http.Redirect(w, r, p.cfg.URLs.TenantPath(t.ID, pathSignUp+"?id="+url.QueryEscape(ar.ID)), http.StatusSeeOther)
 		return nil
 	}
