@@ -498,8 +498,9 @@ func (s *Service) Resend(ctx context.Context, f storage.Flow, ip string) (storag
 	if err := s.limit(ctx, f.Email, ip); err != nil {
 		return storage.Flow{}, err
 	}
-	userID, err := "", error(nil)
+	var userID string
 	if home := f.Data[dataHome]; home != "" {
+		var err error
 		userID, err = s.cfg.Store.UserIDByMail(ctx, home, f.Email)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return storage.Flow{}, err
