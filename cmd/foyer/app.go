@@ -131,6 +131,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	if err != nil {
 		return fail(err)
 	}
+	deviceKey, err := hkdf.Key(sha256.New, kek, nil, "foyer device v1", 32)
+	if err != nil {
+		return fail(err)
+	}
 	if err := ensureCommon(ctx, store, a.keys); err != nil {
 		return fail(err)
 	}
@@ -158,10 +162,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
 		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP,
 	})
-	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher})
+	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher, Audit: recorder})
+	accounts := account.New(account.Config{Store: store, Hasher: hasher, DeviceKey: deviceKey, Audit: recorder, Clock: cfg.clock})
 	pages := web.New(web.Config{
 		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies, SignUp: signups,
-		Accounts: account.New(account.Config{Store: store, Hasher: hasher}), Passwords: passwords,
+		Accounts: accounts, Passwords: passwords,
 		CSRFKey: csrfKey, Insecure: insecure, Logger: log,
 	})
 	a.handler = provider.New(provider.Config{

@@ -21,7 +21,8 @@ import (
 // environment variable, which wins over the default. The key-encryption key
 // is a secret and so has no flag.
 type Config struct {
-	// Addr is the listen address (--addr, FOYER_ADDR; default ":8080").
+	// Addr is the listen address (--addr, FOYER_ADDR; default ":8080", and
+	// devAddr with --dev).
 	Addr string
 	// PublicURL is the base URL B of every public URL (--public-url,
 	// FOYER_PUBLIC_URL; default "http://localhost:8080"), without a
@@ -117,7 +118,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("foyer serve", flag.ContinueOnError)
 	fs.SetOutput(new(bytes.Buffer)) // errors are returned, not printed
-	fs.StringVar(&c.Addr, "addr", ":8080", "listen `address` (FOYER_ADDR)")
+	fs.StringVar(&c.Addr, "addr", ":8080", "listen `address`; with --dev the default is "+devAddr+" (FOYER_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "public base `URL`, never taken from Host headers (FOYER_PUBLIC_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// `URL`; empty runs an embedded server whose state is lost on exit (FOYER_REDIS_URL)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "smtp:// (STARTTLS) or smtps:// `URL`; empty writes mail to the log (FOYER_SMTP_URL)")
@@ -155,6 +156,8 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 
+	devLoopback(&c, explicit["addr"] || getenv("FOYER_ADDR") != "")
+
 	kek, kekFile := getenv("FOYER_KEK"), getenv("FOYER_KEK_FILE")
 	switch {
 	case kek != "" && kekFile != "":
@@ -178,6 +181,17 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		c.KEK = k
 	}
 	return c, errors.Join(errs...)
+}
+
+// devAddr is where --dev listens unless an address is given: loopback
+// only, since --dev serves the unauthenticated dev mailbox (reset codes).
+const devAddr = "127.0.0.1:8080"
+
+// devLoopback makes --dev listen on devAddr when no address was given.
+func devLoopback(c *Config, addrGiven bool) {
+	if c.Dev && !addrGiven {
+		c.Addr = devAddr
+	}
 }
 
 func serveUsage(fs *flag.FlagSet) string {

@@ -391,8 +391,9 @@ func TestSignUpDecisionTable(t *testing.T) {
 		// refusal when the address is submitted
 		startStatus int
 		startReason string
-		// refusal when the profile is submitted (after the code)
-		endReason string
+		// refusal right after the code proves the address, before the
+		// page asks for a name and a password
+		codeReason string
 		// the address has an account: the owner is mailed, nobody is created
 		existing bool
 		// tenant of the account created ("" when the row must create one)
@@ -413,7 +414,7 @@ func TestSignUpDecisionTable(t *testing.T) {
 		{name: "join/S false/new", c: w.mt, addr: "new@" + w.dNS, startStatus: 403, startReason: "signUpDisabled"},
 		{name: "join/S false/existing", c: w.mt, addr: w.dan, startStatus: 403, startReason: "signUpDisabled"},
 		{name: "join/J false/existing", c: w.mt, addr: w.carol, existing: true, home: w.wfNJ, twin: "twin@" + w.dNJ},
-		{name: "join/J false/new", c: w.mt, addr: "new@" + w.dNJ, endReason: "emailVerifiedJoinDisabled", home: w.wfNJ},
+		{name: "join/J false/new", c: w.mt, addr: "new@" + w.dNJ, codeReason: "emailVerifiedJoinDisabled", home: w.wfNJ},
 		{name: "join/J true/new", c: w.mt, addr: "new@" + w.dJ, home: w.wfJ, creationType: "EmailVerified"},
 		{name: "join/J true/existing", c: w.mt, addr: w.bob, existing: true, home: w.wfJ, twin: "twin@" + w.dJ},
 		{name: "join/no tenant for the domain", c: w.mt, addr: "first@" + newDomain, creationType: "EmailVerified"},
@@ -497,18 +498,20 @@ func TestSignUpDecisionTable(t *testing.T) {
 				t.Fatalf("no code mailed: %+v", mails[0])
 			}
 			p = b.submit(p, map[string]string{"code": code})
-			if p.status != http.StatusOK || !strings.Contains(p.body, "Finish creating your account") {
-				t.Fatalf("after the code: %d %s", p.status, p.body)
-			}
-			p = submitProfile(b, p)
-
-			if tc.endReason != "" {
-				wantRefusal(t, p, http.StatusForbidden, tc.endReason)
+			if tc.codeReason != "" {
+				wantRefusal(t, p, http.StatusForbidden, tc.codeReason)
+				if strings.Contains(p.body, "is confirmed") || strings.Contains(p.body, `name="password"`) {
+					t.Fatalf("the refusal asks for a password or calls the address confirmed:\n%s", p.body)
+				}
 				if _, err := w.app.store.UserIDByMail(ctx, tc.home, tc.addr); !errors.Is(err, storage.ErrNotFound) {
 					t.Fatalf("refused sign-up created a user: %v", err)
 				}
 				return
 			}
+			if p.status != http.StatusOK || !strings.Contains(p.body, "Finish creating your account") {
+				t.Fatalf("after the code: %d %s", p.status, p.body)
+			}
+			p = submitProfile(b, p)
 
 			_, iss, claims := idClaims(t, tc.c, p, verifier)
 			home := tc.home
@@ -657,12 +660,12 @@ func TestSignUpJoinAudit(t *testing.T) {
 		}
 	}
 
-	// J=false refuses after the code: emailVerifiedJoinDisabled.
+	// J=false refuses right after the code: emailVerifiedJoinDisabled.
 	b = w.browserFor(t)
 	start, _ = signUpPage(t, b, w.mt)
 	addr = "refused@" + w.dNJ
 	p = b.submit(submitEmail(b, start, addr), map[string]string{"code": w.codeTo(addr)})
-	wantRefusal(t, submitProfile(b, p), 403, "emailVerifiedJoinDisabled")
+	wantRefusal(t, p, 403, "emailVerifiedJoinDisabled")
 	// S=false refuses at once: signUpDisabled.
 	start, _ = signUpPage(t, b, w.mt)
 	wantRefusal(t, submitEmail(b, start, "refused@"+w.dNS), 403, "signUpDisabled")

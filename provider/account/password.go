@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/foyer-id/foyer/provider/audit"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/provider/password"
 	"github.com/foyer-id/foyer/storage"
@@ -39,6 +40,8 @@ type PasswordsConfig struct {
 	MaxAccountFailures int64
 	MaxIPFailures      int64
 	MaxLockout         time.Duration
+	// Audit records locks and their end (none when nil).
+	Audit *audit.Recorder
 }
 
 // Passwords changes the passwords of signed-in users.
@@ -57,6 +60,7 @@ func NewPasswords(cfg PasswordsConfig) *Passwords {
 		signin: New(Config{
 			Store: cfg.Store, Hasher: cfg.Hasher, Window: cfg.Window,
 			MaxAccountFailures: cfg.MaxAccountFailures, MaxIPFailures: cfg.MaxIPFailures, MaxLockout: cfg.MaxLockout,
+			Audit: cfg.Audit,
 		}),
 	}
 }
@@ -106,6 +110,9 @@ func (p *Passwords) Change(ctx context.Context, c PasswordChange) error {
 		return err
 	}
 	if !ok {
+		if err := p.signin.failed(ctx, tid, limits, held); err != nil {
+			return err
+		}
 		return fault.Wrap(ErrWrongPassword, fault.Invalid, "invalidPassword", "The current password is incorrect.")
 	}
 	if err := p.signin.succeeded(ctx, tid, limits, held); err != nil {

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"time"
 
+	"github.com/foyer-id/foyer/provider/audit"
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/storage"
 )
@@ -38,6 +40,17 @@ type Config struct {
 	MaxIPFailures int64
 	// MaxLockout caps the growing lock (default 15 min).
 	MaxLockout time.Duration
+	// DeviceKey is the HMAC key of device tokens (32 bytes, shared by
+	// replicas). Without it no device token is issued or trusted.
+	DeviceKey []byte
+	// MaxDeviceFailures before a device token is no longer trusted
+	// (default 5).
+	MaxDeviceFailures int64
+	// DeviceLifetime of a device token (default 90 days).
+	DeviceLifetime time.Duration
+	// Audit records locks and their end (none when nil).
+	Audit *audit.Recorder
+	Clock func() time.Time
 }
 
 // Service performs account operations.
@@ -56,6 +69,15 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxLockout == 0 {
 		cfg.MaxLockout = 15 * time.Minute
+	}
+	if cfg.MaxDeviceFailures == 0 {
+		cfg.MaxDeviceFailures = 5
+	}
+	if cfg.DeviceLifetime == 0 {
+		cfg.DeviceLifetime = 90 * 24 * time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Service{cfg: cfg}
 }
@@ -80,45 +102,96 @@ func counterKey(kind, v string) string {
 	return "signin:" + kind + ":" + hex.EncodeToString(h[:12])
 }
 
-// SignIn checks email and password in the tenant and returns the user. It
-// returns a fault: Unauthenticated (invalidCredentials) for a malformed
-// address and for any wrong email, password or disabled account, TooMany
-// with RetryAfter while the address or IP is locked; or a storage error.
+// SignIn checks email and password in the tenant and returns the user,
+// for a client without a device token (see Authenticate).
 func (s *Service) SignIn(ctx context.Context, tenantID, email, password, ip string) (storage.User, error) {
-	mail, err := NormalizeEmail(email)
-	if err != nil {
-		return storage.User{}, invalidCredentials()
-	}
-	limits := s.limits(mail, ip)
-	held, err := s.admit(ctx, tenantID, limits)
-	if err != nil {
-		return storage.User{}, err
-	}
-	u, ok, err := s.check(ctx, tenantID, mail, password)
-	if err != nil {
-		return storage.User{}, err
-	}
-	if !ok {
-		return storage.User{}, invalidCredentials()
-	}
-	if err := s.succeeded(ctx, tenantID, limits, held); err != nil {
-		return storage.User{}, err
-	}
-	return u, nil
+	r, err := s.Authenticate(ctx, Attempt{TenantID: tenantID, Email: email, Password: password, IP: ip})
+	return r.User, err
 }
 
-// limit is a failure counter and the count at which it locks.
+// Attempt is one sign-in attempt.
+type Attempt struct {
+	TenantID        string
+	Email, Password string
+	// IP is the client's address.
+	IP string
+	// Device is the device token the browser holds under
+	// DeviceSlot(TenantID, Email); "" when none.
+	Device string
+}
+
+// SignedIn is the result of a successful attempt.
+type SignedIn struct {
+	User storage.User
+	// Device is a new device token for the browser to keep under
+	// DeviceSlot(TenantID, Email) until DeviceExpires ("" without a
+	// DeviceKey).
+	Device        string
+	DeviceExpires time.Time
+}
+
+// Authenticate checks an attempt's email and password in the tenant. Its
+// failures are counted before the check: per IP always, and per address
+// unless the attempt carries a valid device token for the address (the
+// browser signed in to it before), whose failures are counted per token
+// instead, so that failures from elsewhere do not lock the owner's
+// browser out. A token with MaxDeviceFailures failures is no longer
+// trusted. A success returns a new device token.
+//
+// It returns a fault: Unauthenticated (invalidCredentials) for a malformed
+// address and for any wrong email, password or disabled account, TooMany
+// with RetryAfter while the address (or device token) or IP is locked; or
+// a storage error.
+func (s *Service) Authenticate(ctx context.Context, a Attempt) (SignedIn, error) {
+	mail, err := NormalizeEmail(a.Email)
+	if err != nil {
+		return SignedIn{}, invalidCredentials()
+	}
+	dev, err := s.trustedDevice(ctx, a.TenantID, mail, a.Device)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	limits := s.limits(mail, a.IP)
+	if dev != "" {
+		limits[0] = limit{counterKey("dev", dev), s.cfg.MaxDeviceFailures, "device", Mask(mail)}
+	}
+	held, err := s.admit(ctx, a.TenantID, limits)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	u, ok, err := s.check(ctx, a.TenantID, mail, a.Password)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if !ok {
+		if err := s.failed(ctx, a.TenantID, limits, held); err != nil {
+			return SignedIn{}, err
+		}
+		return SignedIn{}, invalidCredentials()
+	}
+	if err := s.succeeded(ctx, a.TenantID, limits, held); err != nil {
+		return SignedIn{}, err
+	}
+	res := SignedIn{User: u}
+	res.Device, res.DeviceExpires = s.newDevice(a.TenantID, mail)
+	return res, nil
+}
+
+// limit is a failure counter, the count at which it locks, and how the
+// audit log names it.
 type limit struct {
-	key string
-	max int64
+	key    string
+	max    int64
+	scope  string // "account", "ip" or "device"
+	target string
 }
 
 // limits returns the counters of an attempt on address from ip: the
 // address's first.
 func (s *Service) limits(address, ip string) []limit {
 	return []limit{
-		{counterKey("acct", address), s.cfg.MaxAccountFailures},
-		{counterKey("ip", ip), s.cfg.MaxIPFailures},
+		{counterKey("acct", address), s.cfg.MaxAccountFailures, "account", Mask(address)},
+		{counterKey("ip", ip), s.cfg.MaxIPFailures, "ip", ip},
 	}
 }
 
@@ -128,7 +201,7 @@ func (s *Service) limits(address, ip string) []limit {
 // attempt is admitted only if it takes the lock itself (so one at a time),
 // and the lock stays unless succeeded releases it. admit returns the locks
 // the attempt holds.
-func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([]string, error) {
+func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([]limit, error) {
 	for _, l := range limits {
 		n, err := s.cfg.Store.Count(ctx, tenantID, l.key+":lock")
 		if err != nil {
@@ -138,7 +211,7 @@ func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([
 			return nil, s.lockedBy(ctx, tenantID, l)
 		}
 	}
-	var held []string
+	var held []limit
 	for _, l := range limits {
 		n, err := s.cfg.Store.Hit(ctx, tenantID, l.key, s.cfg.Window)
 		if err != nil {
@@ -154,19 +227,48 @@ func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([
 		if taken > 1 {
 			return nil, s.lockedBy(ctx, tenantID, l)
 		}
-		held = append(held, l.key+":lock")
+		held = append(held, l)
 	}
 	return held, nil
 }
 
-// succeeded releases the locks an admitted attempt holds, forgets the
-// address's failures, and takes back the attempt from the IP's count (an
-// office behind one address signs in many people; only failures count).
-func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit, held []string) error {
-	for _, k := range append(held, limits[0].key) {
-		if err := s.cfg.Store.ResetCounter(ctx, tenantID, k); err != nil {
+// failed records the locks a failed attempt leaves behind, and stops
+// trusting a device token that reached its limit.
+func (s *Service) failed(ctx context.Context, tenantID string, limits []limit, held []limit) error {
+	for _, l := range held {
+		if l.scope == "device" {
+			if _, err := s.cfg.Store.Hit(ctx, tenantID, l.key+":revoked", s.cfg.DeviceLifetime); err != nil {
+				return err
+			}
+			s.record(ctx, tenantID, "signInDeviceRevoked", l, nil)
+			continue
+		}
+		n, err := s.cfg.Store.Count(ctx, tenantID, l.key)
+		if err != nil {
 			return err
 		}
+		d := s.lockFor(n, l.max)
+		s.record(ctx, tenantID, "signInLocked", l, map[string]string{
+			"failures": strconv.FormatInt(n, 10), "lockedUntil": s.cfg.Clock().Add(d).UTC().Format(time.RFC3339)})
+	}
+	return nil
+}
+
+// succeeded releases the locks an admitted attempt holds (recording their
+// end), forgets the failures of the address or device token, and takes
+// back the attempt from the IP's count (an office behind one address signs
+// in many people; only failures count).
+func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit, held []limit) error {
+	for _, l := range held {
+		if err := s.cfg.Store.ResetCounter(ctx, tenantID, l.key+":lock"); err != nil {
+			return err
+		}
+		if l.scope != "device" {
+			s.record(ctx, tenantID, "signInUnlocked", l, nil)
+		}
+	}
+	if err := s.cfg.Store.ResetCounter(ctx, tenantID, limits[0].key); err != nil {
+		return err
 	}
 	for _, l := range limits[1:] {
 		if err := s.cfg.Store.Unhit(ctx, tenantID, l.key); err != nil {
@@ -174,6 +276,24 @@ func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit
 		}
 	}
 	return nil
+}
+
+// record writes a lock event to the tenant's audit log.
+func (s *Service) record(ctx context.Context, tenantID, activity string, l limit, props map[string]string) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	p := map[string]string{"scope": l.scope}
+	for k, v := range props {
+		p[k] = v
+	}
+	result := audit.Failure
+	if activity == "signInUnlocked" {
+		result = audit.Success
+	}
+	s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryAuthentication, Activity: activity,
+		Result: result, Reason: map[string]string{"signInLocked": "tooManyAttempts", "signInDeviceRevoked": "tooManyAttempts"}[activity],
+		Target: l.target, Properties: p})
 }
 
 // lockFor is the lock set by the n-th failure against max: 1 s, 2 s,

@@ -44,17 +44,15 @@ func attr(name, v string, maxLen int, required bool) (string, error) {
 	return v, nil
 }
 
-// Complete creates the account of a sign-up flow whose code was verified.
-// It runs once per flow: parallel submissions create one account.
-func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p Profile) (Result, error) {
-	f, err := s.Flow(ctx, tenantID, id, binding)
-	if err != nil {
-		return Result{}, err
-	}
+// Complete creates the account of the sign-up flow f (as Flow returned
+// it) whose code was verified. It runs once per flow: parallel submissions
+// create one account.
+func (s *Service) Complete(ctx context.Context, f storage.Flow, p Profile) (Result, error) {
 	if f.Step != stepProfile || f.Kind != storage.FlowSignUp {
 		return Result{}, errFlow()
 	}
 	var u storage.User
+	var err error
 	if u.DisplayName, err = attr("display name", p.DisplayName, 256, true); err != nil {
 		return Result{}, err
 	}
@@ -64,37 +62,34 @@ func (s *Service) Complete(ctx context.Context, tenantID, id, binding string, p 
 	if u.Surname, err = attr("surname", p.Surname, 64, true); err != nil {
 		return Result{}, err
 	}
-	if err := s.extraAttributes(ctx, f, p.Extra, &u); err != nil {
-		return Result{}, err
-	}
-	pt, err := s.tenantPolicy(ctx, f.Data[dataHome])
+	x, err := s.situation(ctx, f.Kind, f.Path, f.TenantID, f.ClientID, f.Email)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := account.CheckNewPassword(pt, p.Password, f.Email); err != nil {
+	if err := extraAttributes(appAttributes(f, x.app), p.Extra, &u); err != nil {
 		return Result{}, err
 	}
-	if f, err = s.advance(ctx, tenantID, id, binding, stepProfile); err != nil {
+	// The password policy is the home tenant's (a tenant yet to be created
+	// has the defaults).
+	if err := account.CheckNewPassword(x.tenant, p.Password, f.Email); err != nil {
 		return Result{}, err
 	}
-	res, err := s.create(ctx, f, u, p.Password)
+	if f, err = s.advance(ctx, f.TenantID, f.ID, stepProfile); err != nil {
+		return Result{}, err
+	}
+	res, err := s.create(ctx, f, x, u, p.Password)
 	if err != nil {
 		if k := fault.From(err).Kind; k == fault.Unavailable || k == fault.Internal {
-			s.reopen(ctx, tenantID, id, stepProfile)
+			s.reopen(ctx, f.TenantID, f.ID, stepProfile)
 		}
-		ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "signUpRefused",
-			Result: audit.Failure, Reason: fault.From(err).Code, Target: mask(f.Email)}
-		s.cfg.Audit.Record(ctx, tenantID, ev)
-		if res.HomeTenantID != "" && res.HomeTenantID != tenantID {
-			s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)
-		}
+		s.refusedAfterCode(ctx, f, res.HomeTenantID, err)
 		return Result{}, err
 	}
-	s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), tenantID, id)
+	s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), f.TenantID, f.ID)
 	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "userCreated", Result: audit.Success,
 		Target: res.User.ID, Properties: map[string]string{"creationType": res.User.CreationType, "path": f.Path, "clientId": f.ClientID}}
-	s.cfg.Audit.Record(ctx, tenantID, ev)
-	if tenantID != res.HomeTenantID {
+	s.cfg.Audit.Record(ctx, f.TenantID, ev)
+	if f.TenantID != res.HomeTenantID {
 		s.cfg.Audit.Record(ctx, res.HomeTenantID, ev)
 	}
 	return res, nil
@@ -110,22 +105,26 @@ func (s *Service) Attributes(ctx context.Context, f storage.Flow) ([]account.Pro
 	if err != nil {
 		return nil, err
 	}
+	return appAttributes(f, app), nil
+}
+
+// appAttributes are the extra profile properties app asks for in flow f.
+func appAttributes(f storage.Flow, app storage.App) []account.ProfileField {
+	if f.Path != PathApp || f.Kind != storage.FlowSignUp {
+		return nil
+	}
 	var out []account.ProfileField
 	for _, name := range app.SignUpAttributes {
 		if pf, ok := account.SelfUpdatableField(name); ok {
 			out = append(out, pf)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // extraAttributes checks the app's required attributes (each must be
 // given and valid by the profile rules) and sets them on u.
-func (s *Service) extraAttributes(ctx context.Context, f storage.Flow, extra map[string]string, u *storage.User) error {
-	fields, err := s.Attributes(ctx, f)
-	if err != nil {
-		return err
-	}
+func extraAttributes(fields []account.ProfileField, extra map[string]string, u *storage.User) error {
 	for _, pf := range fields {
 		v, problem := pf.Check(strings.TrimSpace(extra[pf.Name]))
 		if problem == "" && v == "" {
@@ -139,44 +138,28 @@ func (s *Service) extraAttributes(ctx context.Context, f storage.Flow, extra map
 	return nil
 }
 
-// create applies the rows of the decision table that depend on the state
-// at the moment of creation, now that the address is proven.
-func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw string) (Result, error) {
-	res := Result{HomeTenantID: f.Data[dataHome]}
+// create applies the decision table once more, now that the address is
+// proven and with the state at the moment of creation (a switch turned
+// off mid-flow holds), and creates the account. x is the flow's situation
+// read before; a join finds (or creates) its home tenant here.
+func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u storage.User, pw string) (Result, error) {
 	u.CreationType = "SelfServiceSignUp"
 	if f.Path == PathJoin {
 		u.CreationType = "EmailVerified"
-		home, created, err := s.homeForJoin(ctx, f.Email)
+		t, created, err := s.homeForJoin(ctx, x)
 		if err != nil {
-			return res, err
+			return Result{}, err
 		}
-		res.HomeTenantID, res.CreatedTenant = home, created
+		x.tenant, x.created = t, created
 	}
-	t, err := s.cfg.Store.GetTenant(ctx, res.HomeTenantID)
-	if err != nil {
+	res := Result{HomeTenantID: x.tenant.ID, CreatedTenant: x.created}
+	if err := s.known(ctx, &x, f.Email); err != nil {
 		return res, err
 	}
-	if !t.Policy.AllowedToSignUpEmailBasedSubscriptions {
-		return res, refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
-	}
-	if f.Path == PathApp {
-		// The app's switch too may have been turned off since the flow began.
-		app, err := s.cfg.Store.GetApp(ctx, t.ID, f.ClientID)
-		if err != nil {
-			return res, err
-		}
-		if !app.SignUpEnabled {
-			return res, refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
-		}
-	}
-	if _, err := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); err == nil {
-		return res, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	if err := s.refuse(x); err != nil {
 		return res, err
 	}
-	if f.Path == PathJoin && !t.Policy.AllowEmailVerifiedUsersToJoinOrganization {
-		return res, refusal("emailVerifiedJoinDisabled", "This organisation does not let people join by email verification. Ask its administrator for an account.")
-	}
+	t := x.tenant
 	hash, err := s.cfg.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return Result{}, err
@@ -189,7 +172,7 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 	u.Identities = []storage.ObjectIdentity{{SignInType: "emailAddress", Issuer: t.Name, IssuerAssignedID: f.Email}}
 	if err := s.cfg.Store.CreateUser(ctx, t.ID, u, hash); err != nil {
 		if errors.Is(err, storage.ErrExists) {
-			return Result{}, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
+			return Result{}, accountExists()
 		}
 		return Result{}, err
 	}
@@ -197,26 +180,25 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 	return res, nil
 }
 
-// homeForJoin returns the workforce tenant where the address's domain is
-// verified, creating an unmanaged one (no Global Administrator) for a
-// domain no tenant has verified. The new tenant's ID is derived from the
-// domain, so parallel sign-ups for one new domain create one tenant.
-func (s *Service) homeForJoin(ctx context.Context, mail string) (string, bool, error) {
-	d := account.Domain(mail)
+// homeForJoin returns the join's home tenant: x's, where the address's
+// domain is verified, or, for a domain no tenant has verified, a new
+// unmanaged workforce tenant (no Global Administrator). The new tenant's
+// ID is derived from the domain, so parallel sign-ups for one new domain
+// create one tenant. created reports whether this call created it.
+func (s *Service) homeForJoin(ctx context.Context, x situation) (t storage.Tenant, created bool, err error) {
+	d := x.domain
 	for attempt := 0; attempt < 3; attempt++ {
-		hid, err := s.cfg.Store.TenantIDByDomain(ctx, d)
-		if err == nil {
-			h, err := s.cfg.Store.GetTenant(ctx, hid)
-			if err != nil {
-				return "", false, err
+		if attempt > 0 { // another tenant verified the domain meanwhile?
+			hid, err := s.cfg.Store.TenantIDByDomain(ctx, d)
+			if err == nil {
+				h, err := s.cfg.Store.GetTenant(ctx, hid)
+				return h, false, err
 			}
-			if h.Kind != storage.Workforce {
-				return "", false, refusal("domainNotAllowed", "Addresses at "+d+" cannot join an organisation.")
+			if !errors.Is(err, storage.ErrNotFound) {
+				return storage.Tenant{}, false, err
 			}
-			return hid, false, nil
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return "", false, err
+		} else if x.tenant.ID != "" {
+			return x.tenant, false, nil
 		}
 		t := storage.Tenant{
 			ID: unmanagedID(d), Name: tenantName(d), DisplayName: d, Kind: storage.Workforce,
@@ -224,23 +206,26 @@ func (s *Service) homeForJoin(ctx context.Context, mail string) (string, bool, e
 		}
 		created, err := s.createOnce(ctx, t)
 		if err != nil {
-			return "", false, err
+			return storage.Tenant{}, false, err
 		}
 		if err := s.cfg.Store.AddDomain(ctx, t.ID, d); errors.Is(err, storage.ErrExists) {
 			continue // another tenant verified the domain meanwhile: join that one
 		} else if err != nil {
-			return "", false, err
+			return storage.Tenant{}, false, err
 		}
 		if err := s.cfg.Keys.EnsureKeys(ctx, t.ID); err != nil {
-			return "", false, err
+			return storage.Tenant{}, false, err
 		}
 		if created {
 			s.cfg.Audit.Record(ctx, t.ID, storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "tenantCreated",
 				Result: audit.Success, Target: t.ID, Properties: map[string]string{"domain": d, "managed": "false"}})
 		}
-		return t.ID, created, nil
+		// Read back: a parallel sign-up may have created it, under a name
+		// of createOnce's choosing.
+		t, err = s.cfg.Store.GetTenant(ctx, t.ID)
+		return t, created, err
 	}
-	return "", false, fault.New(fault.Conflict, "conflict", "Please try again.")
+	return storage.Tenant{}, false, fault.New(fault.Conflict, "conflict", "Please try again.")
 }
 
 // createOnce creates t unless a parallel sign-up already did (same ID); a
@@ -295,13 +280,11 @@ func tenantName(domain string) string {
 	return n
 }
 
-// CompleteReset sets a new password for the account of a reset flow whose
-// code was verified, and ends the account's sessions and refresh tokens.
-func (s *Service) CompleteReset(ctx context.Context, tenantID, id, binding, newPassword string) (Result, error) {
-	f, err := s.Flow(ctx, tenantID, id, binding)
-	if err != nil {
-		return Result{}, err
-	}
+// CompleteReset sets a new password for the account of the reset flow f
+// (as Flow returned it) whose code was verified, and ends the account's
+// sessions and refresh tokens.
+func (s *Service) CompleteReset(ctx context.Context, f storage.Flow, newPassword string) (Result, error) {
+	tenantID, id := f.TenantID, f.ID
 	if f.Step != stepPassword || f.Kind != storage.FlowPasswordReset {
 		return Result{}, errFlow()
 	}
@@ -313,7 +296,7 @@ func (s *Service) CompleteReset(ctx context.Context, tenantID, id, binding, newP
 	if err := account.CheckNewPassword(pt, newPassword, f.Email); err != nil {
 		return Result{}, err
 	}
-	if f, err = s.advance(ctx, tenantID, id, binding, stepPassword); err != nil {
+	if f, err = s.advance(ctx, tenantID, id, stepPassword); err != nil {
 		return Result{}, err
 	}
 	uid, err := s.cfg.Store.UserIDByMail(ctx, home, f.Email)

@@ -15,13 +15,31 @@
 //
 // # What the page reveals
 //
-// Decisions that do not depend on whether the address has an account (S,
-// signUpEnabled, the domain) are made when the flow starts, and made again
-// when the account is created, so a policy turned off mid-flow holds. Whether the
-// address has an account is never shown before the address is proven: an
-// existing address gets a "you already have an account" mail instead of a
-// code, and the page is the same. Refusals that depend on the account's
-// absence (J=false) are made after the code is verified.
+// The decision table lives in one function (Service.refuse over the facts
+// of a situation). Decisions that do not depend on whether the address has
+// an account (S, signUpEnabled, the domain) are made when the flow starts;
+// the whole table is applied again right after the code proves the address
+// and once more when the account is created, so a policy turned off
+// mid-flow holds. Whether the address has an account is never shown before
+// the address is proven: an existing address gets a "you already have an
+// account" mail instead of a code, and the page is the same. Refusals that
+// depend on the account's absence (J=false) come right after the code is
+// verified, before the page asks for a name and a password, and end the
+// flow.
+//
+// The "you already have an account" mail links to SignInURL: the sign-in
+// form of the same authorization request even when it asked for sign-up
+// (prompt=create), so the owner signs in to the existing identity and the
+// app's request completes (DESIGN.md section 2, "sign in, no new
+// identity"). The sign-up page's "I already have an account" link is the
+// same URL.
+//
+// # Steps
+//
+// The page loads a flow once (Service.Flow, which checks the browser
+// binding) and hands it to the step (Resend, Verify, Complete,
+// CompleteReset); each step changes it by one compare-and-swap that checks
+// the step again, so nothing is read twice.
 //
 // # Codes
 //

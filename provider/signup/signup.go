@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -136,6 +137,20 @@ const (
 	dataApp     = "app"
 )
 
+// HaveAccount is the query parameter (value "1") of SignInURL: it asks the
+// sign-in page for its form even when the authorization request asked for
+// sign-up (prompt=create), for a person who already has an account.
+const HaveAccount = "have_account"
+
+// SignInURL is the sign-in page of the authorization request for a person
+// who already has an account: where the "you already have an account" mail
+// and the sign-up page's "I already have an account" link lead, so that
+// DESIGN.md section 2's "sign in, no new identity" completes the original
+// request.
+func SignInURL(urls tenancy.URLs, tenantID, authRequestID string) string {
+	return urls.TenantPath(tenantID, "/login?id="+url.QueryEscape(authRequestID)+"&"+HaveAccount+"=1")
+}
+
 // CodeLifetime is how long a code is valid.
 func (s *Service) CodeLifetime() time.Duration { return s.cfg.CodeLifetime }
 
@@ -172,7 +187,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (storage.Flow, error) {
 	if err != nil {
 		return storage.Flow{}, err
 	}
-	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Target: mask(mail),
+	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Target: account.Mask(mail),
 		Properties: map[string]string{"path": in.Path, "clientId": in.ClientID, "kind": in.Kind}}
 	ev.Activity = map[string]string{storage.FlowSignUp: "signUpAttempt", storage.FlowPasswordReset: "passwordResetAttempt"}[in.Kind]
 	home, appName, err := s.decide(ctx, in, mail)
@@ -219,7 +234,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (storage.Flow, error) {
 	s.cfg.Audit.Record(ctx, in.TenantID, ev)
 	if msg.To != "" {
 		s.cfg.Audit.Record(ctx, in.TenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeSent", Result: audit.Success, Target: mask(mail)})
+			Activity: "codeSent", Result: audit.Success, Target: account.Mask(mail)})
 	}
 	return f, nil
 }
@@ -238,59 +253,121 @@ func (s *Service) refused(ctx context.Context, tenantID string, ev storage.Audit
 // would create one) and the app's name; on a refusal, the home tenant when
 // one was found, so its admins can see the refusal.
 func (s *Service) decide(ctx context.Context, in Start, mail string) (home, appName string, err error) {
-	switch in.Path {
-	case PathApp:
-		t, err := s.cfg.Store.GetTenant(ctx, in.TenantID)
-		if err != nil {
-			return "", "", err
-		}
-		app, err := s.cfg.Store.GetApp(ctx, in.TenantID, in.ClientID)
-		if err != nil {
-			return "", "", err
-		}
-		if in.Kind == storage.FlowPasswordReset {
-			if !t.Policy.AllowedToUseSSPR {
-				return "", "", refusal("ssprDisabled", "Password reset is turned off for this organisation. Contact its administrator.")
-			}
-			return t.ID, app.DisplayName, nil
-		}
-		if !t.Policy.AllowedToSignUpEmailBasedSubscriptions {
-			return "", "", refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
-		}
-		if !app.SignUpEnabled || t.Kind != storage.External {
-			return "", "", refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
-		}
-		return t.ID, app.DisplayName, nil
-	case PathJoin:
-		d := account.Domain(mail)
-		if slices.Contains(s.cfg.BlockedDomains, d) {
-			return "", "", refusal("domainNotAllowed", "Use your work email address: addresses at "+d+" cannot join an organisation.")
-		}
-		hid, err := s.cfg.Store.TenantIDByDomain(ctx, d)
-		if errors.Is(err, storage.ErrNotFound) {
-			if in.Kind == storage.FlowPasswordReset {
-				return "", "", nil // nobody to reset; the page does not say so
-			}
-			return "", "", nil
-		}
-		if err != nil {
-			return "", "", err
-		}
-		h, err := s.cfg.Store.GetTenant(ctx, hid)
-		if err != nil {
-			return "", "", err
-		}
-		switch {
-		case h.Kind != storage.Workforce:
-			return hid, "", refusal("domainNotAllowed", "Addresses at "+d+" belong to a customer directory and cannot join an organisation.")
-		case in.Kind == storage.FlowPasswordReset && !h.Policy.AllowedToUseSSPR:
-			return hid, "", refusal("ssprDisabled", "Password reset is turned off for this organisation. Contact its administrator.")
-		case in.Kind == storage.FlowSignUp && !h.Policy.AllowedToSignUpEmailBasedSubscriptions:
-			return hid, "", refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
-		}
-		return hid, h.DisplayName, nil
+	x, err := s.situation(ctx, in.Kind, in.Path, in.TenantID, in.ClientID, mail)
+	if err != nil {
+		return "", "", err
 	}
-	return "", "", fault.New(fault.Invalid, "invalidPath", "Unknown sign-up path.")
+	if err := s.refuse(x); err != nil {
+		return x.tenant.ID, "", err
+	}
+	if in.Path == PathApp {
+		return x.tenant.ID, x.app.DisplayName, nil
+	}
+	return x.tenant.ID, x.tenant.DisplayName, nil
+}
+
+// situation is what the decision table of DESIGN.md section 2 looks at.
+type situation struct {
+	kind, path string
+	domain     string
+	// tenant is the issuer's tenant on the app path, the home tenant (where
+	// the domain is verified) on a join; zero when a join would create it.
+	tenant storage.Tenant
+	// app is the flow's app (app path only).
+	app storage.App
+	// known is set once the code has proven the address; exists then says
+	// whether the address has an account in tenant.
+	known, exists bool
+	// created is set when this flow's join created tenant.
+	created bool
+}
+
+// situation reads the facts of a flow of kind on path for mail: the app
+// flow's tenant and app, or the join's home tenant when one has the
+// domain verified.
+func (s *Service) situation(ctx context.Context, kind, path, tenantID, clientID, mail string) (situation, error) {
+	x := situation{kind: kind, path: path, domain: account.Domain(mail)}
+	var err error
+	switch path {
+	case PathApp:
+		if x.tenant, err = s.cfg.Store.GetTenant(ctx, tenantID); err != nil {
+			return x, err
+		}
+		x.app, err = s.cfg.Store.GetApp(ctx, tenantID, clientID)
+		return x, err
+	case PathJoin:
+		if slices.Contains(s.cfg.BlockedDomains, x.domain) {
+			return x, nil // refused whatever the tenant
+		}
+		hid, err := s.cfg.Store.TenantIDByDomain(ctx, x.domain)
+		if errors.Is(err, storage.ErrNotFound) {
+			return x, nil
+		}
+		if err != nil {
+			return x, err
+		}
+		x.tenant, err = s.cfg.Store.GetTenant(ctx, hid)
+		return x, err
+	}
+	return x, fault.New(fault.Invalid, "invalidPath", "Unknown sign-up path.")
+}
+
+// known reads whether the address has an account in x's tenant, now that
+// the code has proven it.
+func (s *Service) known(ctx context.Context, x *situation, mail string) error {
+	x.known = true
+	if x.tenant.ID == "" {
+		return nil // a tenant yet to be created has no accounts
+	}
+	_, err := s.cfg.Store.UserIDByMail(ctx, x.tenant.ID, mail)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	x.exists = err == nil
+	return err
+}
+
+// refuse is the decision table of DESIGN.md section 2, the one place its
+// refusals are decided: it returns the refusal of x, or nil to go on. When
+// the flow starts only the rules that do not depend on the account's
+// existence apply (x.known is false: the page reveals nothing); once the
+// code has proven the address, and again when the account is created, all
+// of them do.
+func (s *Service) refuse(x situation) error {
+	t := x.tenant
+	if x.path == PathJoin {
+		switch {
+		case slices.Contains(s.cfg.BlockedDomains, x.domain):
+			return refusal("domainNotAllowed", "Use your work email address: addresses at "+x.domain+" cannot join an organisation.")
+		case t.ID == "":
+			return nil // a new unmanaged workforce tenant, J=S=true; nobody to reset
+		case t.Kind != storage.Workforce:
+			return refusal("domainNotAllowed", "Addresses at "+x.domain+" belong to a customer directory and cannot join an organisation.")
+		}
+	}
+	if x.kind == storage.FlowPasswordReset {
+		if !t.Policy.AllowedToUseSSPR {
+			return refusal("ssprDisabled", "Password reset is turned off for this organisation. Contact its administrator.")
+		}
+		return nil
+	}
+	switch {
+	case !t.Policy.AllowedToSignUpEmailBasedSubscriptions:
+		return refusal("signUpDisabled", "Self-service sign-up is turned off for this organisation.")
+	case x.path == PathApp && (!x.app.SignUpEnabled || t.Kind != storage.External):
+		return refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
+	case !x.known:
+		return nil
+	case x.exists:
+		return accountExists()
+	case x.path == PathJoin && !t.Policy.AllowEmailVerifiedUsersToJoinOrganization:
+		return refusal("emailVerifiedJoinDisabled", "This organisation does not let people join by email verification. Ask its administrator for an account.")
+	}
+	return nil
+}
+
+func accountExists() error {
+	return fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
 }
 
 // limit counts the code about to be sent, per address and per IP, before
@@ -325,8 +402,8 @@ func (s *Service) message(f storage.Flow, userID string) (email.Message, string,
 	minutes := int(s.cfg.CodeLifetime / time.Minute)
 	switch {
 	case f.Kind == storage.FlowSignUp && userID != "":
-		signIn := s.cfg.URLs.TenantPath(f.TenantID, "/login?id="+f.AuthRequestID)
-		reset := s.cfg.URLs.TenantPath(f.TenantID, "/reset?id="+f.AuthRequestID)
+		signIn := SignInURL(s.cfg.URLs, f.TenantID, f.AuthRequestID)
+		reset := s.cfg.URLs.TenantPath(f.TenantID, "/reset?id="+url.QueryEscape(f.AuthRequestID))
 		m, err := s.cfg.Templates.AccountExists(templates.AccountExistsEmail{AppName: app, Email: f.Email, SignInURL: signIn, ForgotPasswordURL: reset})
 		return email.Message{To: f.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML}, "", err
 	case f.Kind == storage.FlowPasswordReset && userID == "":
@@ -384,16 +461,6 @@ func digest(s string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// mask keeps an address recognisable in the audit log without storing it
-// whole: "a***@contoso.com".
-func mask(mail string) string {
-	at := strings.LastIndexByte(mail, '@')
-	if at <= 0 {
-		return "***"
-	}
-	return mail[:1] + "***" + mail[at:]
-}
-
 // Flow returns the flow for a page of the browser bound to it.
 func (s *Service) Flow(ctx context.Context, tenantID, id, binding string) (storage.Flow, error) {
 	if id == "" || len(id) > 128 {
@@ -412,13 +479,10 @@ func (s *Service) Flow(ctx context.Context, tenantID, id, binding string) (stora
 	return f, nil
 }
 
-// Resend mails a new code after the cooldown; the flow's count of wrong
-// submissions is kept.
-func (s *Service) Resend(ctx context.Context, tenantID, id, binding, ip string) (storage.Flow, error) {
-	f, err := s.Flow(ctx, tenantID, id, binding)
-	if err != nil {
-		return storage.Flow{}, err
-	}
+// Resend mails a new code for the flow f (as Flow returned it) after the
+// cooldown; the flow's count of wrong submissions is kept.
+func (s *Service) Resend(ctx context.Context, f storage.Flow, ip string) (storage.Flow, error) {
+	tenantID, id := f.TenantID, f.ID
 	if f.Step != stepCode {
 		return storage.Flow{}, errFlow()
 	}
@@ -434,8 +498,9 @@ func (s *Service) Resend(ctx context.Context, tenantID, id, binding, ip string) 
 	if err := s.limit(ctx, f.Email, ip); err != nil {
 		return storage.Flow{}, err
 	}
-	userID := ""
+	var userID string
 	if home := f.Data[dataHome]; home != "" {
+		var err error
 		userID, err = s.cfg.Store.UserIDByMail(ctx, home, f.Email)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return storage.Flow{}, err
@@ -467,17 +532,19 @@ func (s *Service) Resend(ctx context.Context, tenantID, id, binding, ip string) 
 	}
 	if msg.To != "" {
 		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeSent", Result: audit.Success, Target: mask(f.Email), Properties: map[string]string{"resend": "true"}})
+			Activity: "codeSent", Result: audit.Success, Target: account.Mask(f.Email), Properties: map[string]string{"resend": "true"}})
 	}
 	return f, nil
 }
 
-// Verify checks a submitted code. The submission is counted before the
-// comparison; a correct code advances the flow exactly once.
-func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string) (storage.Flow, error) {
-	if _, err := s.Flow(ctx, tenantID, id, binding); err != nil {
-		return storage.Flow{}, err
-	}
+// Verify checks a code submitted for the flow f (as Flow returned it). The
+// submission is counted before the comparison; a correct code advances the
+// flow exactly once. Right after a correct code of a sign-up, the whole
+// decision table applies (refuse): a refusal that depends on the account's
+// existence (J=false) ends the flow here, before the page asks for a name
+// and a password.
+func (s *Service) Verify(ctx context.Context, f storage.Flow, code string) (storage.Flow, error) {
+	tenantID, id := f.TenantID, f.ID
 	tooMany := func() error {
 		return fault.New(fault.TooMany, "tooManyAttempts", "Too many wrong codes. Ask for a new code, or start again.")
 	}
@@ -503,7 +570,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string
 	code = strings.TrimSpace(code)
 	fail := func(reason, msg string) (storage.Flow, error) {
 		s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-			Activity: "codeFailed", Result: audit.Failure, Reason: reason, Target: mask(f.Email)})
+			Activity: "codeFailed", Result: audit.Failure, Reason: reason, Target: account.Mask(f.Email)})
 		return f, fault.New(fault.Invalid, reason, msg)
 	}
 	if s.cfg.Clock().After(f.CodeExpiresAt) {
@@ -513,9 +580,23 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string
 		left := min(s.cfg.MaxCodeAttempts-f.CodeAttempts, s.cfg.MaxFlowAttempts-f.FlowAttempts)
 		return fail("wrongCode", fmt.Sprintf("That code is not right. You can try %d more time(s).", max(left, 0)))
 	}
-	next := stepProfile
-	if f.Kind == storage.FlowPasswordReset {
-		next = stepPassword
+	next := stepPassword
+	if f.Kind == storage.FlowSignUp {
+		next = stepProfile
+		// The address is proven: the whole table applies now, before the
+		// code is consumed (a store error leaves it for another try).
+		x, err := s.situation(ctx, f.Kind, f.Path, f.TenantID, f.ClientID, f.Email)
+		if err == nil {
+			err = s.known(ctx, &x, f.Email)
+		}
+		if err != nil {
+			return storage.Flow{}, err
+		}
+		if err := s.refuse(x); err != nil {
+			s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), tenantID, id)
+			s.refusedAfterCode(ctx, f, x.tenant.ID, err)
+			return storage.Flow{}, err
+		}
 	}
 	hash := f.CodeHash
 	f, err = s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(g *storage.Flow) error {
@@ -532,15 +613,23 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, binding, code string
 		return storage.Flow{}, err
 	}
 	s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryUserManagement,
-		Activity: "codeVerified", Result: audit.Success, Target: mask(f.Email)})
+		Activity: "codeVerified", Result: audit.Success, Target: account.Mask(f.Email)})
 	return f, nil
 }
 
-// advance moves a flow from step from to step "done" exactly once.
-func (s *Service) advance(ctx context.Context, tenantID, id, binding, from string) (storage.Flow, error) {
-	if _, err := s.Flow(ctx, tenantID, id, binding); err != nil {
-		return storage.Flow{}, err
+// refusedAfterCode records the refusal of a flow whose address is proven,
+// in the issuer's tenant and in the home tenant.
+func (s *Service) refusedAfterCode(ctx context.Context, f storage.Flow, home string, err error) {
+	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "signUpRefused",
+		Result: audit.Failure, Reason: fault.From(err).Code, Target: account.Mask(f.Email)}
+	s.cfg.Audit.Record(ctx, f.TenantID, ev)
+	if home != "" && home != f.TenantID {
+		s.cfg.Audit.Record(ctx, home, ev)
 	}
+}
+
+// advance moves the flow id from step from to step "done" exactly once.
+func (s *Service) advance(ctx context.Context, tenantID, id, from string) (storage.Flow, error) {
 	return s.cfg.Store.UpdateFlow(ctx, tenantID, id, func(f *storage.Flow) error {
 		if f.Step != from {
 			return errFlow()

@@ -146,7 +146,7 @@ func (p *Pages) accountSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.cfg.Accounts.SignIn(r.Context(), home, email, r.PostFormValue(templates.FieldPassword), clientIP(r))
+	u, err := p.authenticate(w, r, home, email)
 	if err != nil {
 		return p.formError(w, unauthenticatedAsInvalid(err), func(msg string) error {
 			return p.renderAccountSignIn(headerOnly{w}, r, t, msg)

@@ -13,5 +13,14 @@
 // endpoint's callback, which issues the code. An SSO session cookie per
 // tenant lets later requests skip the form unless prompt=login or max_age
 // demands a fresh sign-in; prompt=none without a usable session answers
-// login_required to the app.
+// login_required to the app. An authorization request with prompt=create
+// opens sign-up, unless the link says the person has an account
+// (signup.SignInURL: the sign-up page's "I already have an account" and the
+// "you already have an account" mail), which opens the sign-in form of the
+// same request.
+//
+// A successful sign-in leaves a device cookie for the address
+// (__Host-foyer-device-<slot>, HttpOnly, Secure, SameSite=Strict; see
+// provider/account): the browser's later attempts for that address are
+// not subject to the address's lock that failures from elsewhere set.
 package web

@@ -20,11 +20,12 @@ import (
 type SignUp interface {
 	Begin(ctx context.Context, in signup.Start) (storage.Flow, error)
 	Flow(ctx context.Context, tenantID, id, binding string) (storage.Flow, error)
-	Resend(ctx context.Context, tenantID, id, binding, ip string) (storage.Flow, error)
-	Verify(ctx context.Context, tenantID, id, binding, code string) (storage.Flow, error)
-	Complete(ctx context.Context, tenantID, id, binding string, p signup.Profile) (signup.Result, error)
+	// The steps take the flow as Flow returned it for this request.
+	Resend(ctx context.Context, f storage.Flow, ip string) (storage.Flow, error)
+	Verify(ctx context.Context, f storage.Flow, code string) (storage.Flow, error)
+	Complete(ctx context.Context, f storage.Flow, p signup.Profile) (signup.Result, error)
 	Attributes(ctx context.Context, f storage.Flow) ([]account.ProfileField, error)
-	CompleteReset(ctx context.Context, tenantID, id, binding, newPassword string) (signup.Result, error)
+	CompleteReset(ctx context.Context, f storage.Flow, newPassword string) (signup.Result, error)
 }
 
 // Paths of the sign-up and password-reset pages.
@@ -105,7 +106,7 @@ func (p *Pages) showStart(w http.ResponseWriter, r *http.Request, kind, msg stri
 		Fields: []templates.FormField{{Name: templates.FieldEmail, Label: "Email address", Type: "email",
 			Autocomplete: "email", Required: true, Value: r.PostFormValue(templates.FieldEmail)}},
 		Submit: "Send code",
-		Links:  []templates.Link{{URL: p.cfg.URLs.TenantPath(t.ID, pathLogin+"?id="+url.QueryEscape(ar.ID)), Text: "I already have an account"}},
+		Links:  []templates.Link{{URL: signup.SignInURL(p.cfg.URLs, t.ID, ar.ID), Text: "I already have an account"}},
 	}
 	if t.ID == storage.CommonTenantID {
 		page.Lead = "Enter your work email address. We will send you a code to confirm it."
@@ -113,7 +114,7 @@ func (p *Pages) showStart(w http.ResponseWriter, r *http.Request, kind, msg stri
 	if kind == storage.FlowPasswordReset {
 		page.Title = "Reset your password"
 		page.Lead = "Enter the email address of your account. We will send you a code to confirm it is yours."
-		page.Links = []templates.Link{{URL: p.cfg.URLs.TenantPath(t.ID, pathLogin+"?id="+url.QueryEscape(ar.ID)), Text: "Back to sign in"}}
+		page.Links = []templates.Link{{URL: signup.SignInURL(p.cfg.URLs, t.ID, ar.ID), Text: "Back to sign in"}}
 	}
 	p.html(w, http.StatusOK)
 	return p.cfg.Templates.Form(w, page)
@@ -213,7 +214,7 @@ func (p *Pages) verifyCode(w http.ResponseWriter, r *http.Request) error {
 	if !p.csrf.valid(r, "flow:"+f.ID, r.PostFormValue(templates.FieldCSRF)) {
 		return csrfFailed()
 	}
-	g, err := p.cfg.SignUp.Verify(r.Context(), t.ID, f.ID, p.csrf.binding(r), r.PostFormValue(fieldCode))
+	g, err := p.cfg.SignUp.Verify(r.Context(), f, r.PostFormValue(fieldCode))
 	if err != nil {
 		if fault.From(err).Code == "tooManyAttempts" && fault.From(err).Kind == fault.Forbidden {
 			return err
@@ -236,7 +237,7 @@ func (p *Pages) resend(w http.ResponseWriter, r *http.Request) error {
 	if !p.csrf.valid(r, "flow:"+f.ID, r.PostFormValue(templates.FieldCSRF)) {
 		return csrfFailed()
 	}
-	if _, err := p.cfg.SignUp.Resend(r.Context(), t.ID, f.ID, p.csrf.binding(r), clientIP(r)); err != nil {
+	if _, err := p.cfg.SignUp.Resend(r.Context(), f, clientIP(r)); err != nil {
 		return p.formError(w, err, func(msg string) error { return p.renderCode(headerOnly{w}, r, t, f, "", msg) })
 	}
 	http.Redirect(w, r, p.cfg.URLs.TenantPath(t.ID, prefix(f.Kind)+"/code?resent=1&flow="+url.QueryEscape(f.ID)), http.StatusSeeOther)
@@ -299,7 +300,7 @@ func (p *Pages) completeSignUp(w http.ResponseWriter, r *http.Request) error {
 			extra[pf.Name] = r.PostFormValue(pf.Name)
 		}
 	}
-	res, err := p.cfg.SignUp.Complete(r.Context(), t.ID, f.ID, p.csrf.binding(r), signup.Profile{
+	res, err := p.cfg.SignUp.Complete(r.Context(), f, signup.Profile{
 		Password:    r.PostFormValue(templates.FieldPassword),
 		DisplayName: r.PostFormValue(fieldDisplayName),
 		GivenName:   r.PostFormValue(fieldGivenName),
@@ -348,7 +349,7 @@ func (p *Pages) completeReset(w http.ResponseWriter, r *http.Request) error {
 	if !p.csrf.valid(r, "flow:"+f.ID, r.PostFormValue(templates.FieldCSRF)) {
 		return csrfFailed()
 	}
-	if _, err := p.cfg.SignUp.CompleteReset(r.Context(), t.ID, f.ID, p.csrf.binding(r), r.PostFormValue(templates.FieldPassword)); err != nil {
+	if _, err := p.cfg.SignUp.CompleteReset(r.Context(), f, r.PostFormValue(templates.FieldPassword)); err != nil {
 		return p.formError(w, err, func(msg string) error { return p.renderNewPassword(headerOnly{w}, r, t, f, msg) })
 	}
 	if old := p.cfg.Cookies.Read(r, t.ID); old != "" {
@@ -357,7 +358,7 @@ func (p *Pages) completeReset(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.cfg.Cookies.Clear(w, t.ID)
 	}
-	http.Redirect(w, r, p.cfg.URLs.TenantPath(t.ID, pathLogin+"?id="+url.QueryEscape(f.AuthRequestID)), http.StatusSeeOther)
+	http.Redirect(w, r, signup.SignInURL(p.cfg.URLs, t.ID, f.AuthRequestID), http.StatusSeeOther)
 	return nil
 }
 

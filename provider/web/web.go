@@ -13,6 +13,7 @@ import (
 
 	"github.com/foyer-id/foyer/provider/account"
 	"github.com/foyer-id/foyer/provider/fault"
+	"github.com/foyer-id/foyer/provider/signup"
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
@@ -37,7 +38,8 @@ type Store interface {
 
 // Accounts signs users in (provider/account).
 type Accounts interface {
-	SignIn(ctx context.Context, tenantID, email, password, ip string) (storage.User, error)
+	Authenticate(ctx context.Context, a account.Attempt) (account.SignedIn, error)
+	DeviceSlot(tenantID, email string) string
 }
 
 // Protocol is the part of the OIDC layer the pages call back into
@@ -251,7 +253,7 @@ func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request) error {
 		p.cfg.Protocol.Reject(w, r, ar, "login_required", "the user must sign in")
 		return nil
 	}
-	if slices.Contains(ar.Prompt, "create") {
+	if slices.Contains(ar.Prompt, "create") && r.URL.Query().Get(signup.HaveAccount) == "" {
 		http.Redirect(w, r, p.cfg.URLs.TenantPath(t.ID, pathSignUp+"?id="+url.QueryEscape(ar.ID)), http.StatusSeeOther)
 		return nil
 	}
@@ -299,7 +301,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.cfg.Accounts.SignIn(r.Context(), home, email, r.PostFormValue(templates.FieldPassword), clientIP(r))
+	u, err := p.authenticate(w, r, home, email)
 	if err != nil {
 		e := fault.From(err)
 		if e.Kind != fault.Unauthenticated && e.Kind != fault.TooMany && e.Kind != fault.Invalid {
