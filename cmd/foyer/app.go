@@ -150,6 +150,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	protocol, err := oidcop.New(oidcop.Config{
 		URLs: urls, Store: store, Keys: a.keys, Tokens: tokens, Cookies: cookies, Logger: log,
 		AllowInsecure: isHTTP(cfg.PublicURL), JWKSMaxAge: a.keys.JWKSMaxAge(),
+		Templates: tpl, RequestID: provider.RequestID,
 	})
 	if err != nil {
 		return fail(err)

@@ -143,7 +143,7 @@ const maxFormBytes = 64 << 10
 // ServeTenant serves page rel for the tenant in the request context.
 func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", templates.ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
@@ -188,9 +188,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if s := fault.RetryAfterSeconds(e); s > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	p.cfg.Templates.Error(w, templates.ErrorPage{Title: "We can't continue", Message: e.Message, Code: e.Code, RequestID: w.Header().Get("X-Request-Id")})
+	p.cfg.Templates.WriteError(w, status, templates.ErrorPage{Title: "We can't continue", Message: e.Message, Code: e.Code, RequestID: w.Header().Get("X-Request-Id")})
 }
 
 func expired() error {
