@@ -89,6 +89,9 @@ func (o *OP) conform(w *bufferedWriter, r *http.Request, rel string) {
 	if w.status < http.StatusBadRequest || kind == documentEndpoint {
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(w.header.Get("Content-Type")); kind == browserEndpoint && mt == "text/html" {
+		return // already the error page
+	}
 	status := w.status
 	code, desc := w.oauthError()
 	if status >= http.StatusInternalServerError || code == string(oidc.ServerError) {
