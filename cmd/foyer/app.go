@@ -172,6 +172,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		HandlesProtocol: oidcop.Handles,
 		Pages:           pages,
 		HandlesPages:    web.Handles,
+		PageError:       pages.Fail,
+		BrowserPath:     func(rel string) bool { return web.Handles(rel) || oidcop.BrowserPath(rel) },
 		DevMailbox:      devMailbox(cfg, mailbox),
 		Graph: graph.New(graph.Config{
 			URLs: urls, Store: store, Tenants: tenancy.NewResolver(store, tenancy.Config{}), Tokens: tokens,

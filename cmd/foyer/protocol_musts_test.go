@@ -483,6 +483,17 @@ func TestBrowserErrorsAreTheErrorPage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unknown tenant", func(t *testing.T) {
+		for _, rel := range []string{"/authorize?" + good.Encode(), "/end_session?client_id=" + a.webID, "/login?id=x"} {
+			p := env.browser().get(env.base + "/no-such-tenant/v2.0" + rel)
+			wantErrorPage(t, p, http.StatusNotFound)
+		}
+		// Machines still get JSON.
+		r := env.postForm(tenantFixture{id: "no-such-tenant"}, "/oauth/token", url.Values{}, "", "")
+		if r.status != http.StatusNotFound || r.json(t)["error"] == nil {
+			t.Fatalf("token endpoint of an unknown tenant: %d %s", r.status, r.body)
+		}
+	})
 	t.Run("method not allowed", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPut, env.authorizeURL(a, good), nil)
 		p := env.browser().do(req)
@@ -501,5 +512,27 @@ func TestBrowserErrorsAreTheErrorPage(t *testing.T) {
 	// The valid requests still work: no page where a redirect belongs.
 	if p := env.browser().get(env.authorizeURL(a, good)); p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
 		t.Fatalf("good authorization request: %d", p.status)
+	}
+}
+
+// TestBrowserErrorPageWhenRedisIsDown: the 503 a browser gets at the
+// authorization endpoint is the error page, with Retry-After.
+func TestBrowserErrorPageWhenRedisIsDown(t *testing.T) {
+	env := startEnv(t, func(c *Config) { c.RedisURL = "" }) // embedded, so the test can stop it
+	u := env.authorizeURL(env.a, goodAuthorize(env.a))
+	if p := env.browser().get(u); p.status != http.StatusOK { // warms the tenant cache
+		t.Fatalf("authorize: %d", p.status)
+	}
+	env.app.stopRedis()
+	p := env.browser().get(u) // the tenant comes from the cache, the app from Redis
+	wantErrorPage(t, p, http.StatusServiceUnavailable)
+	if p.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	time.Sleep(1100 * time.Millisecond) // past the tenant cache: the tenant lookup fails
+	p = env.browser().get(u)
+	wantErrorPage(t, p, http.StatusServiceUnavailable)
+	if p.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
 	}
 }

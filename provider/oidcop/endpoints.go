@@ -33,6 +33,10 @@ const (
 	resourceEndpoint
 )
 
+// BrowserPath reports whether rel (below the issuer) is a protocol endpoint
+// a browser navigates to, whose errors are the error page.
+func BrowserPath(rel string) bool { return kindOf(rel) == browserEndpoint }
+
 func kindOf(rel string) endpointKind {
 	switch rel {
 	case pathAuthorize, pathCallback, pathEndSession:

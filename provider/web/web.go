@@ -162,7 +162,7 @@ func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) 
 		err = fault.New(fault.MethodNotAllowed, "methodNotAllowed", "This page does not accept that method.")
 	}
 	if err != nil {
-		p.fail(w, r, err)
+		p.Fail(w, r, err)
 	}
 }
 
@@ -178,8 +178,10 @@ func (p *Pages) parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// fail renders an error page with the status the error model assigns.
-func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+// Fail renders err as the error page, with the status the error model
+// assigns: the answer to a browser whose request failed, also before a
+// tenant was resolved (provider.Config.PageError).
+func (p *Pages) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := fault.From(err)
 	status := fault.Status(e)
 	if status >= 500 {
