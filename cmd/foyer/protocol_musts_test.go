@@ -467,7 +467,7 @@ func TestBrowserErrorsAreTheErrorPage(t *testing.T) {
 		{"missing client_id", env.authorizeURL(a, with(good, "client_id", "")), 400, "not registered"},
 		{"repeated parameter", env.authorizeURL(a, good) + "&state=again", 400, "repeats the parameter state"},
 		{"malformed query", issuer + "/authorize?client_id=%zz", 400, "malformed"},
-		{"unknown authorization request at the callback", issuer + "/authorize/callback?id=nope", 400, "not valid"},
+		{"unknown authorization request at the callback", issuer + "/authorize/callback?id=nope", 400, "expired or was already used"},
 		{"logout: unknown client", issuer + "/end_session?" + url.Values{"client_id": {"nope"}, "post_logout_redirect_uri": {bye}}.Encode(), 400, "not registered"},
 		{"logout: unregistered post-logout URI", issuer + "/end_session?" + url.Values{"client_id": {a.webID}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode(), 400, "sign-out request is not valid"},
 		{"logout: forged id_token_hint", issuer + "/end_session?" + url.Values{"id_token_hint": {idToken[:len(idToken)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}}.Encode(), 400, "sign-out request is not valid"},

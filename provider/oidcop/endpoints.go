@@ -203,10 +203,17 @@ func browserMessage(rel, code, desc string) string {
 		return "Something went wrong on our side. Try again in a few minutes."
 	case code == string(oidc.InvalidClient):
 		return "The application is not registered in this directory."
-	case rel == pathEndSession:
-		return "The sign-out request is not valid (" + desc + "). Return to the application and try again."
+	case rel == pathCallback:
+		return "This sign-in link has expired or was already used. Return to the application and start again."
 	}
-	return "The sign-in request is not valid (" + desc + "). Return to the application and try again."
+	what := "sign-in"
+	if rel == pathEndSession {
+		what = "sign-out"
+	}
+	if desc != "" {
+		desc = " (" + desc + ")"
+	}
+	return "The " + what + " request is not valid" + desc + ". Return to the application and try again."
 }
 
 // errorPage is the answer to a browser when there is no safe place to
