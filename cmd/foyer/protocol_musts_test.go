@@ -276,7 +276,8 @@ func TestUserinfoBearerErrors(t *testing.T) {
 
 // TestUnknownClientIsInvalidClient: RFC 6749 §5.2 at the token,
 // introspection and revocation endpoints, for every grant type, with and
-// without Basic authentication.
+// without Basic authentication; a known client with a wrong secret gets
+// the same answer.
 func TestUnknownClientIsInvalidClient(t *testing.T) {
 	env := startEnv(t)
 	a := env.a
@@ -298,7 +299,7 @@ func TestUnknownClientIsInvalidClient(t *testing.T) {
 	paths := map[string]string{"token": "/oauth/token", "introspection": "/oauth/introspect", "revocation": "/revoke"}
 	for name, body := range bodies {
 		endpoint, _, _ := strings.Cut(name, " ")
-		for _, auth := range []string{"basic", "client_id", "client_id and secret", "none", "another tenant's client"} {
+		for _, auth := range []string{"basic", "client_id", "client_id and secret", "none", "another tenant's client", "wrong secret", "wrong secret in the body"} {
 			t.Run(name+"/"+auth, func(t *testing.T) {
 				v := url.Values{}
 				for k, x := range body {
@@ -315,6 +316,11 @@ func TestUnknownClientIsInvalidClient(t *testing.T) {
 					v.Set("client_secret", "whatever")
 				case "another tenant's client":
 					user, pass = env.b.webID, env.b.webSecret
+				case "wrong secret":
+					user, pass = a.webID, a.webSecret+"x"
+				case "wrong secret in the body":
+					v.Set("client_id", a.webID)
+					v.Set("client_secret", a.webSecret+"x")
 				}
 				r := env.postForm(a, paths[endpoint], v, user, pass)
 				out := r.json(t)
@@ -335,6 +341,17 @@ func TestUnknownClientIsInvalidClient(t *testing.T) {
 	// The grant was not touched by any of those: it still refreshes.
 	if _, err := c.refresh(tok.RefreshToken); err != nil {
 		t.Fatalf("refresh after the refusals: %v", err)
+	}
+	// The client is authenticated before the code is looked at: a wrong
+	// secret does not consume a real code (which would make the rightful
+	// exchange a replay and revoke the grant).
+	code, verifier, _ = c.login(env.browser(), a)
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {a.redirect}}
+	if r := env.postForm(a, "/oauth/token", v, a.webID, "wrong"); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong secret with a real code: %d %s", r.status, r.body)
+	}
+	if _, err := c.exchange(code, verifier); err != nil {
+		t.Fatalf("the rightful exchange after a refused one: %v", err)
 	}
 }
 

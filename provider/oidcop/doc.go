@@ -24,7 +24,8 @@
 //   - request and request_uri give request_not_supported and
 //     request_uri_not_supported at the validated redirect URI;
 //   - token, introspection and revocation requests must be POST bodies of
-//     at most 64 KiB with no query string, from a known client (otherwise
+//     at most 64 KiB with no query string, from a client that is known and
+//     authenticated before any code or token is looked at (otherwise
 //     invalid_client, whatever the grant type).
 //
 // # Answers

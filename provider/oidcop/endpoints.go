@@ -252,24 +252,36 @@ func (b *bufferedWriter) oauthError() (code, desc string) {
 	return e.Error, e.Description
 }
 
-// knownClient refuses a token, introspection or revocation request whose
-// client is unknown, or that names none, with invalid_client, before any
-// grant is looked at: the same answer for every grant type and endpoint.
-// The app read here is the one zitadel's callbacks then use.
-func (o *OP) knownClient(w http.ResponseWriter, r *http.Request) bool {
-	id, _, basic := r.BasicAuth()
+// authenticClient refuses a token, introspection or revocation request
+// whose client is unknown, names none, or fails to authenticate, with
+// invalid_client, before any grant or token is looked at (RFC 6749 §3.2.1):
+// the same answer for every grant type and endpoint, and a wrong secret
+// can never consume someone's code. A confidential app must present its
+// secret (Basic or client_secret_post); a public app presents none. The
+// app read here is the one zitadel's callbacks then use.
+func (o *OP) authenticClient(w http.ResponseWriter, r *http.Request) bool {
+	id, secret, basic := r.BasicAuth()
 	if basic {
-		var err error
-		if id, err = url.QueryUnescape(id); err != nil {
+		// RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
 			id = ""
 		}
 	} else {
-		id = r.PostForm.Get("client_id")
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	if id != "" {
-		_, err := o.storage.app(r.Context(), id)
-		if err == nil || !errors.Is(err, storage.ErrNotFound) {
+		app, err := o.storage.app(r.Context(), id)
+		switch {
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
 			return true // a store failure: the tracker saw it, the answer is 503
+		case err != nil:
+		case !app.Confidential() && secret == "":
+			return true
+		case o.storage.AuthorizeClientIDSecret(r.Context(), id, secret) == nil:
+			return true
 		}
 	}
 	o.clientError(w, r, http.StatusUnauthorized, string(oidc.InvalidClient), "")

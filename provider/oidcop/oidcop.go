@@ -190,7 +190,7 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 			o.provider.ServeHTTP(buf, r2)
 		}
 	case pathToken, pathIntrospect, pathRevoke:
-		if o.guardBackchannel(buf, r2) && o.knownClient(buf, r2) && o.preverify(buf, r2, rel) {
+		if o.guardBackchannel(buf, r2) && o.authenticClient(buf, r2) && o.preverify(buf, r2, rel) {
 			o.provider.ServeHTTP(buf, r2)
 		}
 	case pathUserinfo:
