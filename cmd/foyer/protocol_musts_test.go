@@ -553,3 +553,77 @@ func TestBrowserErrorPageWhenRedisIsDown(t *testing.T) {
 		t.Fatal("no Retry-After")
 	}
 }
+
+// TestAdvertisedClientAuthMethodsWork: every client authentication method
+// discovery lists for the token, introspection and revocation endpoints
+// works there.
+func TestAdvertisedClientAuthMethodsWork(t *testing.T) {
+	env := startEnv(t)
+	a := env.a
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(env.send(mustGet(a.issuer(env.base)+"/.well-known/openid-configuration")).body), &meta); err != nil {
+		t.Fatal(err)
+	}
+	c := env.rp(a, true, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
+	public := env.rp(a, false, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
+	for _, ep := range []struct{ key, rel string }{
+		{"token_endpoint_auth_methods_supported", "/oauth/token"},
+		{"introspection_endpoint_auth_methods_supported", "/oauth/introspect"},
+		{"revocation_endpoint_auth_methods_supported", "/revoke"},
+	} {
+		methods, _ := meta[ep.key].([]any)
+		if len(methods) == 0 {
+			t.Fatalf("%s missing", ep.key)
+		}
+		for _, m := range methods {
+			t.Run(ep.rel+"/"+m.(string), func(t *testing.T) {
+				code, verifier, _ := c.login(env.browser(), a)
+				tok, err := c.exchange(code, verifier)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := url.Values{"token": {tok.AccessToken}}
+				if ep.rel == "/oauth/token" {
+					v = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+				}
+				user, pass := "", ""
+				switch m {
+				case "client_secret_basic":
+					user, pass = a.webID, a.webSecret
+				case "client_secret_post":
+					v.Set("client_id", a.webID)
+					v.Set("client_secret", a.webSecret)
+				case "none":
+					v.Set("client_id", a.spaID) // the public app, with a token of its own
+					code, verifier, _ := public.login(env.browser(), a)
+					pub, err := public.exchange(code, verifier)
+					if err != nil {
+						t.Fatal(err)
+					}
+					v.Set("token", pub.AccessToken)
+					if ep.rel == "/oauth/token" {
+						v.Del("token")
+						v.Set("refresh_token", pub.RefreshToken)
+					}
+				default:
+					t.Fatalf("unknown method %s advertised", m)
+				}
+				r := env.postForm(a, ep.rel, v, user, pass)
+				if r.status != http.StatusOK {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+				if ep.rel == "/oauth/introspect" && r.json(t)["active"] != true {
+					t.Fatalf("introspection: %s", r.body)
+				}
+			})
+		}
+	}
+}
+
+func mustGet(u string) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}
