@@ -86,13 +86,18 @@ func errInsufficientScope() *oidc.Error {
 //     error page.
 func (o *OP) conform(w *bufferedWriter, r *http.Request, rel string) {
 	kind := kindOf(rel)
+	if w.status >= http.StatusBadRequest && kind != documentEndpoint {
+		o.conformError(w, r, rel, kind)
+	}
 	if kind == clientEndpoint || kind == resourceEndpoint {
 		w.header.Set("Cache-Control", "no-store")
 		w.header.Set("Pragma", "no-cache")
 	}
-	if w.status < http.StatusBadRequest || kind == documentEndpoint {
-		return
-	}
+}
+
+// conformError rewrites an error answer of a browser, client or resource
+// endpoint (see conform).
+func (o *OP) conformError(w *bufferedWriter, r *http.Request, rel string, kind endpointKind) {
 	if mt, _, _ := mime.ParseMediaType(w.header.Get("Content-Type")); kind == browserEndpoint && mt == "text/html" {
 		return // already the error page
 	}
@@ -144,7 +149,7 @@ func (o *OP) bearerError(w http.ResponseWriter, r *http.Request, status int, cod
 		status, code, desc = http.StatusUnauthorized, "", ""
 	default:
 		status, code = http.StatusUnauthorized, codeInvalidToken
-		if desc == "" || desc == "access token invalid" {
+		if desc == "" { // zitadel's own text answer
 			desc = "The access token is invalid, expired or revoked."
 		}
 	}
@@ -154,7 +159,6 @@ func (o *OP) bearerError(w http.ResponseWriter, r *http.Request, status int, cod
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	if code == "" {
-		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status) // no credentials, no error (RFC 6750 §3.1)
 		return
 	}
