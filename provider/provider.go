@@ -38,6 +38,11 @@ type Config struct {
 	// Pages serves browser pages; HandlesPages says which paths.
 	Pages        TenantHandler
 	HandlesPages func(rel string) bool
+	// PageError, when set, answers a request to a path a browser navigates
+	// to (BrowserPath) that fails before its handler runs, e.g. an unknown
+	// tenant, with the error page instead of JSON.
+	PageError   func(w http.ResponseWriter, r *http.Request, err error)
+	BrowserPath func(rel string) bool
 	// DevMailbox, when set (--dev only), is served at /dev/mailbox.
 	DevMailbox http.Handler
 	// Graph serves the Graph-style API under /v1.0/ (provider/graph);
@@ -87,6 +92,10 @@ func New(cfg Config) http.Handler {
 			return
 		}
 		t, err := cfg.Resolver.Resolve(c.Request.Context(), c.Param("tenant"))
+		if err != nil && cfg.PageError != nil && cfg.BrowserPath(rel) {
+			cfg.PageError(c.Writer, c.Request, err)
+			return
+		}
 		if err != nil {
 			writeJSONError(c.Writer, err)
 			return

@@ -18,6 +18,10 @@
 // replaced by "#ZgotmplZ". Form field names are the Field* constants, so
 // the handlers that read the forms and the pages that write them agree.
 //
+// WriteError is the one way an error reaches a browser, from the pages
+// and from the protocol endpoints alike: the error page with its status
+// and the headers of every page, ContentSecurityPolicy among them.
+//
 // Emails (VerificationCode, AccountExists, PasswordReset) are a subject, a
 // plain-text body and an HTML body, like ory/kratos's courier templates.
 // Every string field is reduced to a single line (control characters,

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +146,24 @@ func TestErrorDefaultTitle(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "<h1>Something went wrong</h1>") {
 		t.Errorf("no default title in\n%s", buf.String())
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	w := httptest.NewRecorder()
+	if err := newSet(t).WriteError(w, http.StatusBadRequest, ErrorPage{Message: xss, Code: "unknownClient", RequestID: "req-42"}); err != nil {
+		t.Fatal(err)
+	}
+	h := w.Header()
+	if w.Code != http.StatusBadRequest || h.Get("Content-Type") != "text/html; charset=utf-8" || h.Get("Cache-Control") != "no-store" ||
+		h.Get("Content-Security-Policy") != ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("%d %v", w.Code, h)
+	}
+	body := w.Body.String()
+	for _, want := range []string{"<code>req-42</code>", "<code>unknownClient</code>", "&lt;script&gt;", `<link rel="stylesheet"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s:\n%s", want, body)
+		}
 	}
 }
 

@@ -154,6 +154,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	protocol, err := oidcop.New(oidcop.Config{
 		URLs: urls, Store: store, Keys: a.keys, Tokens: tokens, Cookies: cookies, Logger: log,
 		AllowInsecure: isHTTP(cfg.PublicURL), JWKSMaxAge: a.keys.JWKSMaxAge(),
+		Templates: tpl, RequestID: provider.RequestID,
 	})
 	if err != nil {
 		return fail(err)
@@ -176,6 +177,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		HandlesProtocol: oidcop.Handles,
 		Pages:           pages,
 		HandlesPages:    web.Handles,
+		PageError:       pages.Fail,
+		BrowserPath:     func(rel string) bool { return web.Handles(rel) || oidcop.BrowserPath(rel) },
 		DevMailbox:      devMailbox(cfg, mailbox),
 		Graph: graph.New(graph.Config{
 			URLs: urls, Store: store, Tenants: tenancy.NewResolver(store, tenancy.Config{}), Tokens: tokens,

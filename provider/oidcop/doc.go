@@ -21,8 +21,28 @@
 //     client ("plain" and a missing challenge are refused at the
 //     authorization request, not only at the token step);
 //   - a scope the app may not request gives invalid_scope;
+//   - request and request_uri give request_not_supported and
+//     request_uri_not_supported at the validated redirect URI;
 //   - token, introspection and revocation requests must be POST bodies of
-//     at most 64 KiB with no query string.
+//     at most 64 KiB with no query string, from a client that is known and
+//     authenticated before any code or token is looked at (otherwise
+//     invalid_client, whatever the grant type).
+//
+// # Answers
+//
+// Every answer is buffered, then conform (endpoints.go) gives it the shape
+// its kind of endpoint requires, whoever wrote it (a guard, zitadel or the
+// storage callbacks); no endpoint has special cases of its own:
+//   - token, introspection, revocation (RFC 6749 §5, RFC 7662): no-store
+//     and Pragma: no-cache on every answer, errors as JSON, a 401 is
+//     invalid_client with a Basic challenge when the client used Basic,
+//     and a server error never shows internal text;
+//   - userinfo (RFC 6750 §3): 401 with a Bearer challenge carrying
+//     invalid_token, or no error code when no token was sent, 403
+//     insufficient_scope for a token without openid;
+//   - authorization, its callback and end-session, where a browser
+//     navigates: no CORS, and an error that cannot go back to the app is
+//     the templates' error page with the request ID.
 //
 // # Tokens
 //

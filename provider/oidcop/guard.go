@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"html"
 	"mime"
 	"net/http"
 	"slices"
@@ -31,27 +30,13 @@ const PromptCreate = "create"
 // the package doc for why). It writes the answer and returns false when
 // the request must stop here.
 func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodPost {
-		if !o.parseForm(w, r, false) {
-			return false
-		}
-	} else if r.Method != http.MethodGet {
-		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
-		return false
-	} else if err := r.ParseForm(); err != nil {
-		errorPage(w, http.StatusBadRequest, "The sign-in request is malformed.")
+	if !o.guardPage(w, r) {
 		return false
 	}
 	f := r.Form
-	for k, v := range f {
-		if len(v) > 1 {
-			errorPage(w, http.StatusBadRequest, "The sign-in request repeats the parameter "+k+".")
-			return false
-		}
-	}
 	app, err := o.storage.app(r.Context(), f.Get("client_id"))
 	if errors.Is(err, storage.ErrNotFound) || f.Get("client_id") == "" {
-		errorPage(w, http.StatusBadRequest, "The application is not registered in this directory.")
+		o.errorPage(w, r, http.StatusBadRequest, "unknownClient", "The application is not registered in this directory.")
 		return false
 	}
 	if err != nil {
@@ -60,7 +45,7 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	// Exact, byte-for-byte: no unescaping, no case folding, no port or
 	// trailing-slash leniency.
 	if !slices.Contains(app.RedirectURIs, f.Get("redirect_uri")) {
-		errorPage(w, http.StatusBadRequest, "The redirect URI is not registered for this application.")
+		o.errorPage(w, r, http.StatusBadRequest, "redirectUriNotRegistered", "The redirect URI is not registered for this application.")
 		return false
 	}
 	ar := errRequest{redirect: f.Get("redirect_uri"), state: f.Get("state"), mode: f.Get("response_mode")}
@@ -72,8 +57,12 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	switch {
-	case f.Get("request") != "" || f.Get("request_uri") != "":
-		return fail(oidc.ErrRequestNotSupported())
+	case f.Get("request_uri") != "":
+		e := oidc.ErrRequestNotSupported().WithDescription("the request_uri parameter is not supported")
+		e.ErrorType = "request_uri_not_supported" // OIDC Core 6.3
+		return fail(e)
+	case f.Get("request") != "":
+		return fail(oidc.ErrRequestNotSupported().WithDescription("the request parameter is not supported"))
 	case f.Get("response_type") != string(oidc.ResponseTypeCode):
 		e := oidc.ErrInvalidRequest().WithDescription("only response_type=code is supported")
 		e.ErrorType = "unsupported_response_type"
@@ -108,6 +97,34 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	if ma := f.Get("max_age"); ma != "" {
 		if n, err := strconv.ParseUint(ma, 10, 32); err != nil || n > 1<<31 {
 			return fail(oidc.ErrInvalidRequest().WithDescription("max_age must be a non-negative integer"))
+		}
+	}
+	return true
+}
+
+// guardPage admits a request a browser sends to the authorization or
+// end-session endpoint: GET, or POST with a bounded form body, each
+// parameter once. It answers the error page otherwise.
+func (o *OP) guardPage(w http.ResponseWriter, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost:
+		if !o.parseForm(w, r, false) {
+			return false
+		}
+	case http.MethodGet:
+		if err := r.ParseForm(); err != nil {
+			o.errorPage(w, r, http.StatusBadRequest, "malformedRequest", "The request is malformed.")
+			return false
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		o.errorPage(w, r, http.StatusMethodNotAllowed, "methodNotAllowed", "This address accepts only GET and POST.")
+		return false
+	}
+	for k, v := range r.Form {
+		if len(v) > 1 {
+			o.errorPage(w, r, http.StatusBadRequest, "repeatedParameter", "The request repeats the parameter "+k+".")
+			return false
 		}
 	}
 	return true
@@ -156,7 +173,7 @@ func (o *OP) parseForm(w http.ResponseWriter, r *http.Request, oauth bool) bool 
 		if oauth {
 			writeOAuthError(w, status, "invalid_request", msg)
 		} else {
-			errorPage(w, status, msg)
+			o.errorPage(w, r, status, "malformedRequest", msg)
 		}
 		return false
 	}
@@ -178,17 +195,6 @@ func (o *OP) parseForm(w http.ResponseWriter, r *http.Request, oauth bool) bool 
 		}
 	}
 	return true
-}
-
-// errorPage is the answer when there is no safe place to redirect to.
-func errorPage(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	w.Write([]byte("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign-in error</title><h1>We can't sign you in</h1><p>" +
-		html.EscapeString(msg) + "</p></html>"))
 }
 
 // Reject ends an authorization request with an OAuth error sent to the

@@ -23,6 +23,7 @@ import (
 	"github.com/foyer-id/foyer/provider/sso"
 	"github.com/foyer-id/foyer/provider/tenancy"
 	"github.com/foyer-id/foyer/storage"
+	"github.com/foyer-id/foyer/templates"
 )
 
 // Config configures the protocol layer.
@@ -34,6 +35,10 @@ type Config struct {
 	Cookies *sso.Cookies
 	Logger  *slog.Logger
 	Clock   func() time.Time
+	// Templates renders the error page shown to browsers.
+	Templates *templates.Set
+	// RequestID returns the request's ID, shown on error pages.
+	RequestID func(context.Context) string
 
 	// AllowInsecure permits an http:// issuer (development and tests).
 	AllowInsecure bool
@@ -68,6 +73,9 @@ type OP struct {
 
 // New builds the provider.
 func New(cfg Config) (*OP, error) {
+	if cfg.Templates == nil {
+		return nil, errors.New("oidcop: Config.Templates is required")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -153,8 +161,12 @@ func Handles(rel string) bool {
 }
 
 // ServeTenant serves the protocol endpoint rel for the tenant already in the
-// request context.
+// request context. Endpoints a browser navigates to answer no CORS.
 func (o *OP) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) {
+	if kindOf(rel) == browserEndpoint {
+		o.serve(w, r, rel)
+		return
+	}
 	o.cors.ServeHTTP(w, r, func(w http.ResponseWriter, r *http.Request) { o.serve(w, r, rel) })
 }
 
@@ -178,11 +190,15 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 			o.provider.ServeHTTP(buf, r2)
 		}
 	case pathToken, pathIntrospect, pathRevoke:
-		if o.guardBackchannel(buf, r2) && o.preverify(buf, r2, rel) {
+		if o.guardBackchannel(buf, r2) && o.authenticClient(buf, r2) && o.preverify(buf, r2, rel) {
 			o.provider.ServeHTTP(buf, r2)
 		}
 	case pathUserinfo:
 		if o.preverify(buf, r2, rel) {
+			o.provider.ServeHTTP(buf, r2)
+		}
+	case pathEndSession:
+		if o.guardPage(buf, r2) {
 			o.provider.ServeHTTP(buf, r2)
 		}
 	default:
@@ -190,9 +206,14 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 	}
 	if tracker.Failed() {
 		o.cfg.Logger.ErrorContext(ctx, "storage unavailable; answering 503", "path", rel)
+		if kindOf(rel) == browserEndpoint {
+			o.errorPage(w, r2, http.StatusServiceUnavailable, "temporarilyUnavailable", "The service is temporarily unavailable. Please try again shortly.")
+			return
+		}
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable. Please try again shortly.")
 		return
 	}
+	o.conform(buf, r2, rel)
 	if st.clearSession {
 		o.cfg.Cookies.Clear(buf, t.ID)
 	}
@@ -226,6 +247,12 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
+// reset drops what was written, to write another answer.
+func (b *bufferedWriter) reset() {
+	b.header, b.status = http.Header{}, 0
+	b.body.Reset()
+}
+
 func (b *bufferedWriter) flush(w http.ResponseWriter) {
 	h := w.Header()
 	for k, v := range b.header {
@@ -243,6 +270,7 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "5")
 	}
@@ -290,7 +318,7 @@ func (o *OP) serveDiscovery(w http.ResponseWriter, r *http.Request, tenantID str
 		c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 		c.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 		c.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-		c.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+		c.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic} // zitadel's introspection reads Basic only
 		c.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 		c.TokenEndpointAuthSigningAlgValuesSupported = nil
 		c.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
@@ -330,20 +358,16 @@ func (o *OP) serveKeys(w http.ResponseWriter, r *http.Request, tenantID string) 
 // preverify verifies the access token of a userinfo, introspection or
 // revocation request with Foyer's verifier and leaves its claims in the
 // request state for the storage callbacks. A token that fails leaves none:
-// zitadel then answers as the endpoint's standard says (401 for userinfo,
-// active:false for introspection, 200 for revocation).
+// zitadel then answers active:false for introspection and 200 for
+// revocation, and userinfo's invalid_token (see conform).
 func (o *OP) preverify(w http.ResponseWriter, r *http.Request, rel string) bool {
 	var raw string
 	switch rel {
 	case pathUserinfo:
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			raw = strings.TrimSpace(h[7:])
-		} else {
-			if r.Method == http.MethodPost && !o.guardBackchannel(w, r) {
-				return false
-			}
-			raw = r.PostFormValue("access_token")
+		if r.Method == http.MethodPost && headerToken(r) == "" && !o.guardBackchannel(w, r) {
+			return false
 		}
+		raw = bearerToken(r)
 	default:
 		raw = r.PostFormValue("token")
 	}

@@ -436,9 +436,14 @@ func (s *opStorage) loadApp(ctx context.Context, clientID string) (storage.App, 
 	return app, nil
 }
 
+// GetClientByClientID returns invalid_client for an unknown client, never
+// the store's error text.
 func (s *opStorage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	tid := tenantID(ctx)
 	app, err := s.app(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -490,13 +495,22 @@ func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserI
 }
 
 // SetUserinfoFromToken serves the userinfo endpoint for an access token
-// that tokenCodec.Decrypt verified in this request.
+// that the handler verified in this request (preverify), issued with the
+// openid scope, whose user still exists. Its errors are RFC 6750's, which
+// conform turns into the Bearer challenge.
 func (s *opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	c := state(ctx).claims
 	if c == nil || c.ID != tokenID || c.Subject != subject {
-		return oidc.ErrAccessDenied()
+		return errInvalidToken("The access token is invalid, expired or revoked.")
 	}
-	return s.fillUserinfo(ctx, info, subject, c.TenantID, c.Scopes())
+	if !c.HasScope(oidc.ScopeOpenID) {
+		return errInsufficientScope()
+	}
+	err := s.fillUserinfo(ctx, info, subject, c.TenantID, c.Scopes())
+	if errors.Is(err, storage.ErrNotFound) {
+		return errInvalidToken("The user of the access token no longer exists.")
+	}
+	return err
 }
 
 // fillUserinfo sets the claims of the user, who lives in home or, when

@@ -145,7 +145,7 @@ const maxFormBytes = 64 << 10
 // ServeTenant serves page rel for the tenant in the request context.
 func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", templates.ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
@@ -164,7 +164,7 @@ func (p *Pages) ServeTenant(w http.ResponseWriter, r *http.Request, rel string) 
 		err = fault.New(fault.MethodNotAllowed, "methodNotAllowed", "This page does not accept that method.")
 	}
 	if err != nil {
-		p.fail(w, r, err)
+		p.Fail(w, r, err)
 	}
 }
 
@@ -180,8 +180,10 @@ func (p *Pages) parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// fail renders an error page with the status the error model assigns.
-func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+// Fail renders err as the error page, with the status the error model
+// assigns: the answer to a browser whose request failed, also before a
+// tenant was resolved (provider.Config.PageError).
+func (p *Pages) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := fault.From(err)
 	status := fault.Status(e)
 	if status >= 500 {
@@ -190,9 +192,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if s := fault.RetryAfterSeconds(e); s > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	p.cfg.Templates.Error(w, templates.ErrorPage{Title: "We can't continue", Message: e.Message, Code: e.Code, RequestID: w.Header().Get("X-Request-Id")})
+	p.cfg.Templates.WriteError(w, status, templates.ErrorPage{Title: "We can't continue", Message: e.Message, Code: e.Code, RequestID: w.Header().Get("X-Request-Id")})
 }
 
 func expired() error {
