@@ -177,10 +177,20 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 		if o.guardAuthorize(buf, r2) {
 			o.provider.ServeHTTP(buf, r2)
 		}
-	case pathToken, pathIntrospect, pathRevoke:
+	case pathToken:
+		if o.guardBackchannel(buf, r2) {
+			o.tokenScopes(r2)
+			o.provider.ServeHTTP(buf, r2)
+			o.addClientInfo(buf, r2, st)
+		}
+	case pathIntrospect, pathRevoke:
 		if o.guardBackchannel(buf, r2) && o.preverify(buf, r2, rel) {
 			o.provider.ServeHTTP(buf, r2)
 		}
+	case pathEndSession:
+		st.postLogoutRedirectURI = r2.FormValue("post_logout_redirect_uri")
+		st.logoutState = r2.FormValue("state")
+		o.provider.ServeHTTP(buf, r2)
 	case pathUserinfo:
 		if o.preverify(buf, r2, rel) {
 			o.provider.ServeHTTP(buf, r2)
@@ -286,7 +296,7 @@ func (o *OP) serveDiscovery(w http.ResponseWriter, r *http.Request, tenantID str
 	if !ok {
 		c := op.CreateDiscoveryConfig(r.Context(), o.provider, o.storage)
 		c.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
-		c.ResponseModesSupported = []string{"query", "form_post"}
+		c.ResponseModesSupported = []string{"query", "fragment", "form_post"}
 		c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 		c.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 		c.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
