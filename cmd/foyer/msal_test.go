@@ -355,3 +355,203 @@ func TestMSALResponseModeFragment(t *testing.T) {
 		t.Fatalf("response_mode=web_message: %v", q)
 	}
 }
+
+// fixture is the tenant as the shared helpers (rp, login) take it, with the
+// web app.
+func (m *msalTenant) fixture() tenantFixture {
+	return tenantFixture{name: m.name, id: m.id, webID: m.webID, webSecret: m.webSecret, redirect: m.webRedir, user: m.user, password: m.pass}
+}
+
+// apiScopes returns the scopes of an access token's scp other than
+// OpenID Connect's, and fails when any is not a bare name.
+func apiScopes(t *testing.T, at string) string {
+	t.Helper()
+	scp, _ := jwtClaims(t, at)["scp"].(string)
+	var out []string
+	for _, s := range strings.Fields(scp) {
+		switch {
+		case strings.Contains(s, "/"):
+			t.Fatalf("scp %q carries a qualified name", scp)
+		case s != oidc.ScopeOpenID && s != "profile" && s != "email" && s != oidc.ScopeOfflineAccess:
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestMSALResourceQualifiedScopes(t *testing.T) {
+	m := startMSALEnv(t)
+	env, f := m.env, m.fixture()
+	api := env.base + "/v1.0"
+	for _, tc := range []struct {
+		scope, want string
+	}{
+		{"https://graph.microsoft.com/User.Read", "User.Read"},
+		{api + "/User.Read", "User.Read"},
+		{"HTTPS://GRAPH.MICROSOFT.COM/user.read", "User.Read"},
+		{"https://graph.microsoft.com/User.Read User.Read " + api + "/User.Read", "User.Read"},
+		{"https://graph.microsoft.com/User.ReadWrite User.Read", "User.ReadWrite User.Read"},
+		// .default: every resource scope the app may request.
+		{"https://graph.microsoft.com/.default", "User.Read User.ReadWrite"},
+		{api + "/.default", "User.Read User.ReadWrite"},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			form := env.codeForm(t, f, oidc.ScopeOpenID, "profile", oidc.ScopeOfflineAccess, tc.scope)
+			status, _, body := env.postToken(t, f, "", form)
+			if status != http.StatusOK {
+				t.Fatalf("code exchange: %d %v", status, body)
+			}
+			at := body["access_token"].(string)
+			if scp := apiScopes(t, at); scp != tc.want {
+				t.Fatalf("scp's API scopes = %q, want %q", scp, tc.want)
+			}
+			if status, _ := env.getMe(t, at); status != http.StatusOK {
+				t.Fatalf("GET /v1.0/me = %d", status)
+			}
+			// MSAL refreshes with the names the app used, plus OIDC's.
+			for _, scope := range []string{tc.scope + " openid profile offline_access", "https://graph.microsoft.com/.default"} {
+				status, _, body = env.postToken(t, f, "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}, "scope": {scope}})
+				if status != http.StatusOK {
+					t.Fatalf("refresh with scope %q: %d %v", scope, status, body)
+				}
+				if scp := apiScopes(t, body["access_token"].(string)); scp != tc.want {
+					t.Fatalf("refresh with scope %q: scp's API scopes = %q, want %q", scope, scp, tc.want)
+				}
+			}
+		})
+	}
+
+	// .default at refresh time is what the grant holds, never more.
+	form := env.codeForm(t, f, oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "User.Read")
+	_, _, body := env.postToken(t, f, "", form)
+	status, _, body := env.postToken(t, f, "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}, "scope": {api + "/.default offline_access"}})
+	if scp := apiScopes(t, body["access_token"].(string)); status != http.StatusOK || scp != "User.Read" {
+		t.Fatalf("refresh with .default of a User.Read grant: %d scp %v", status, scp)
+	}
+	// A qualified name for a scope the grant lacks is refused, as the bare
+	// one is.
+	status, _, body = env.postToken(t, f, "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}, "scope": {"https://graph.microsoft.com/User.ReadWrite"}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+		t.Fatalf("refresh asking for more than the grant: %d %v", status, body)
+	}
+
+	// Refused at the authorization endpoint: scopes the app may not
+	// request, unknown scopes, other resources.
+	c := env.rp(env.a, true, oidc.ScopeOpenID) // tenant a's web app may not request User.ReadWrite
+	for _, scope := range []string{
+		"https://graph.microsoft.com/User.ReadWrite",
+		"https://graph.microsoft.com/Mail.Read",
+		"https://evil.example/User.Read",
+		"https://graph.microsoft.com.evil.example/User.Read",
+		env.base + "/v2.0/User.Read",
+		"https://graph.microsoft.com/openid",
+		"api://" + env.a.webID + "/.default",
+	} {
+		p := env.browser().get(c.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("scope", "openid "+scope)))
+		if q := redirected(t, p); q.Get("error") != "invalid_scope" {
+			t.Errorf("scope %q: %v, want invalid_scope", scope, q)
+		}
+	}
+}
+
+// endSession opens the end-session endpoint of tenant f with params, in
+// browser b, and answers the confirmation page with "Sign out"; it returns
+// the page after that (a redirect).
+func (e *testEnv) endSession(t *testing.T, b *browser, f tenantFixture, params url.Values) page {
+	t.Helper()
+	p := b.get(f.issuer(e.base) + "/end_session?" + params.Encode())
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Sign out") {
+		t.Fatalf("end_session?%s: want the confirmation page, got %d %s", params.Encode(), p.status, p.body)
+	}
+	action, form := p.form(t)
+	form.Set("decision", "signout")
+	return b.post(action, form)
+}
+
+func TestMSALLogoutWithoutClientID(t *testing.T) {
+	env := startEnv(t)
+	f := env.a
+	c := env.rp(f, true, oidc.ScopeOpenID)
+	bye := "https://app.example/a/bye" // registered by tenant a's web app
+	done := f.issuer(env.base) + "/logout/done"
+
+	// msal-browser's logoutRedirect: post_logout_redirect_uri, state and
+	// client-request-id, neither client_id nor id_token_hint.
+	b := env.browser()
+	c.login(b, f)
+	p := env.endSession(t, b, f, url.Values{"post_logout_redirect_uri": {bye}, "state": {"st-bye"}, "client-request-id": {msalRequestID}})
+	if loc := p.header.Get("Location"); loc != bye+"?state=st-bye" {
+		t.Fatalf("logout to a registered URI: %d Location %q", p.status, loc)
+	}
+	// Signed out: the next authorization asks for the password.
+	if p := b.get(c.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
+		t.Fatalf("after logout, authorize = %d", p.status)
+	}
+
+	// Never an open redirect: anything but an exact registered URI of this
+	// tenant's apps ends on Foyer's signed-out page, the session ended all
+	// the same.
+	for _, uri := range []string{
+		"https://evil.example/",
+		"https://evil.example/a/bye",
+		"//evil.example/a/bye",
+		"https://app.example/a/bye/",
+		"https://app.example/a/byex",
+		"https://app.example/a/bye?next=https://evil.example/",
+		"https://app.example/a/bye#x",
+		"https://APP.example/a/bye",
+		"https://app.example:443/a/bye",
+		"https://app.example/a/%62ye",
+		"https://app.example/b/bye", // tenant b's, not this tenant's
+		"https://app.example/a/callback",
+		"javascript:alert(1)",
+	} {
+		t.Run(uri, func(t *testing.T) {
+			b := env.browser()
+			c.login(b, f)
+			p := env.endSession(t, b, f, url.Values{"post_logout_redirect_uri": {uri}, "state": {"s"}})
+			// The browser follows redirects to Foyer; one to the app would stop.
+			if p.status != http.StatusOK || p.url.String() != done {
+				t.Fatalf("post_logout_redirect_uri %q: %d at %s (Location %q), want the signed-out page %s", uri, p.status, p.url, p.header.Get("Location"), done)
+			}
+			if p := b.get(c.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); !strings.Contains(p.body, `name="password"`) {
+				t.Fatalf("still signed in after logout")
+			}
+		})
+	}
+	// Tenant b's URI works at tenant b.
+	b = env.browser()
+	env.rp(env.b, true, oidc.ScopeOpenID).login(b, env.b)
+	if p := env.endSession(t, b, env.b, url.Values{"post_logout_redirect_uri": {"https://app.example/b/bye"}}); p.header.Get("Location") != "https://app.example/b/bye" {
+		t.Fatalf("tenant b's own URI: Location %q", p.header.Get("Location"))
+	}
+	// The signed-out page itself.
+	if p := env.browser().get(done); p.status != http.StatusOK {
+		t.Fatalf("signed-out page: %d", p.status)
+	}
+}
+
+func TestDiscoveryWithoutV2(t *testing.T) {
+	env := startEnv(t)
+	get := func(u string) (int, string) {
+		resp, err := env.client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, want := get(env.a.issuer(env.base) + "/.well-known/openid-configuration")
+	if status != http.StatusOK || !strings.Contains(want, `"issuer":"`+env.a.issuer(env.base)+`"`) {
+		t.Fatalf("v2.0 discovery: %d %s", status, want)
+	}
+	for _, alias := range []string{env.a.id, env.a.name} {
+		if status, got := get(env.base + "/" + alias + "/.well-known/openid-configuration"); status != http.StatusOK || got != want {
+			t.Fatalf("B/%s/.well-known/openid-configuration: %d\n%s\nwant the v2.0 document\n%s", alias, status, got, want)
+		}
+	}
+	if status, _ := get(env.base + "/no-such-tenant/.well-known/openid-configuration"); status != http.StatusNotFound {
+		t.Fatalf("unknown tenant: %d", status)
+	}
+}
