@@ -17,7 +17,7 @@ import (
 
 // DESIGN.md section 8: apps written for Entra with Microsoft's MSAL move to
 // Foyer by changing their authority. These tests speak MSAL's dialect over
-// real HTTP; msal_node_test.go runs MSAL itself.
+// real HTTP; msal_clients_test.go runs MSAL itself.
 
 // msalTenant is a tenant whose apps are registered as an MSAL app would be:
 // a confidential web app and a SPA whose redirect and post-logout URI is a
