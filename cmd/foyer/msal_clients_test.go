@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -213,7 +212,113 @@ func TestMSALNode(t *testing.T) {
 	}
 }
 
-var _ = errors.New
-var _ = io.EOF
-var _ = sha256.Sum256
-var _ = base64.StdEncoding
+// serveSPA serves spa.html on the tenant's SPA origin (loopback HTTP),
+// with msal-browser's browser bundle from node_modules and the app's
+// settings: the authority by the tenant's name, as for Entra.
+func (m *msalTenant) serveSPA(t *testing.T) {
+	t.Helper()
+	cfg, _ := json.Marshal(map[string]any{
+		"clientId":         m.spaID,
+		"authority":        m.env.base + "/" + m.name,
+		"knownAuthorities": []string{strings.TrimPrefix(m.env.base, "https://")},
+		"scopes":           []string{"https://graph.microsoft.com/User.Read"},
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(msalDir, "spa.html"))
+	})
+	mux.HandleFunc("GET /msal-browser.min.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(msalDir, "node_modules", "@azure", "msal-browser", "lib", "msal-browser.min.js"))
+	})
+	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(cfg)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(m.spaLn)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// TestMSALBrowser runs a single-page app built on @azure/msal-browser in
+// its default configuration (testdata/msal/spa.html) in Chromium
+// (msal-browser.mjs): loginRedirect, whose answer comes back in the
+// fragment, a silent refresh, and logoutRedirect back to the app. Chromium
+// trusts Foyer's test certificate by its public key
+// (--ignore-certificate-errors-spki-list), for that key only.
+func TestMSALBrowser(t *testing.T) {
+	needMSAL(t, true)
+	m := startMSALEnv(t)
+	m.serveSPA(t)
+	shots := os.Getenv("FOYER_ARTIFACTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if abs, err := filepath.Abs(shots); err == nil {
+		shots = abs
+	}
+	spki := sha256.Sum256(m.env.srv.Certificate().RawSubjectPublicKeyInfo)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "msal-browser.mjs")
+	cmd.Dir = msalDir
+	cmd.Env = append(os.Environ(),
+		"FOYER_SPA_URL="+m.spaOrigin+"/",
+		"FOYER_EMAIL="+m.user,
+		"FOYER_PASSWORD="+m.pass,
+		"FOYER_SPKI="+base64.StdEncoding.EncodeToString(spki[:]),
+		"FOYER_SCREENSHOTS="+shots,
+		"FOYER_CHROMIUM="+chromiumPath,
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		t.Logf("msal-browser.mjs stderr:\n%s", s)
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatal("msal-browser.mjs still running after 90 s")
+		}
+		t.Fatalf("msal-browser.mjs: %v (screenshots in %s)", err, shots)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var got struct {
+		Login, Silent     msalResult
+		AuthorizeFragment bool
+		AuthorizeURL      string
+		LogoutURL         string
+		Back              string
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("msal-browser.mjs printed %q: %v", stdout.String(), err)
+	}
+
+	// loginRedirect asked for the fragment and got the code there.
+	au, err := url.Parse(got.AuthorizeURL)
+	if err != nil || au.Query().Get("response_mode") != "fragment" || au.Query().Get("client_id") != m.spaID {
+		t.Fatalf("msal-browser's authorization request %q: want response_mode=fragment", got.AuthorizeURL)
+	}
+	if !got.AuthorizeFragment {
+		t.Fatal("the code did not come back in the fragment")
+	}
+	m.checkResult(t, got.Login)
+	m.checkResult(t, got.Silent)
+	if got.Login.AccessToken == got.Silent.AccessToken {
+		t.Fatal("acquireTokenSilent with forceRefresh returned the cached token")
+	}
+	// logoutRedirect sent neither client_id nor id_token_hint, and came
+	// back to the app's registered post-logout URI.
+	lu, err := url.Parse(got.LogoutURL)
+	if err != nil || lu.Query().Get("post_logout_redirect_uri") != m.spaOrigin+"/" || lu.Query().Has("client_id") || lu.Query().Has("id_token_hint") {
+		t.Fatalf("msal-browser's logout request %q", got.LogoutURL)
+	}
+	if !strings.HasPrefix(got.Back, m.spaOrigin+"/") {
+		t.Fatalf("after logout the browser is at %q, want the app", got.Back)
+	}
+	for _, f := range []string{"msal-01-app.png", "msal-03-signed-in.png", "msal-05-signed-out.png"} {
+		if fi, err := os.Stat(filepath.Join(shots, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("screenshot %s: %v", f, err)
+		}
+	}
+}

@@ -293,7 +293,8 @@ func fragmentOf(t *testing.T, p page) url.Values {
 	if loc.RawQuery != "" {
 		t.Fatalf("response_mode=fragment, but the query carries %q", loc.RawQuery)
 	}
-	v, err := url.ParseQuery(loc.Fragment)
+	// As a browser's location.hash: the fragment as sent, decoded once.
+	v, err := url.ParseQuery(loc.EscapedFragment())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,13 +314,16 @@ func TestMSALResponseModeFragment(t *testing.T) {
 		t.Fatalf("response_modes_supported = %v", meta.Modes)
 	}
 
-	// Success: the code and state in the fragment, redeemable.
+	// Success: the code and state in the fragment, redeemable. The state
+	// is as MSAL's (base64 with padding) and worse: encoded once, as in
+	// the query.
+	const state = "eyJpZCI6IjEifQ== /+&%é"
 	b := env.browser()
 	verifier := oauth2.GenerateVerifier()
-	p := b.get(c.conf.AuthCodeURL("st-frag", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("response_mode", "fragment")))
+	p := b.get(c.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("response_mode", "fragment")))
 	p = b.consent(b.signIn(p, f.user, f.password))
 	q := fragmentOf(t, p)
-	if q.Get("state") != "st-frag" || q.Get("code") == "" {
+	if q.Get("state") != state || q.Get("code") == "" {
 		t.Fatalf("fragment = %v", q)
 	}
 	if _, err := c.exchange(q.Get("code"), verifier); err != nil {
@@ -342,9 +346,9 @@ func TestMSALResponseModeFragment(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("response_mode", "fragment")}, opt...)
-			p := env.browser().get(c.conf.AuthCodeURL("st-err", opts...))
+			p := env.browser().get(c.conf.AuthCodeURL(state, opts...))
 			q := fragmentOf(t, p)
-			if q.Get("error") == "" || q.Get("state") != "st-err" || q.Get("code") != "" {
+			if q.Get("error") == "" || q.Get("state") != state || q.Get("code") != "" {
 				t.Fatalf("error fragment = %v", q)
 			}
 		})

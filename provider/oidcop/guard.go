@@ -213,7 +213,10 @@ func (o *OP) Reject(w http.ResponseWriter, r *http.Request, ar storage.AuthReque
 	case "access_denied":
 		e.ErrorType = oidc.AccessDenied
 	}
-	op.AuthRequestError(w, r, &authRequest{ar}, e, o.provider)
+	buf := &bufferedWriter{header: http.Header{}}
+	op.AuthRequestError(buf, r, &authRequest{ar}, e, o.provider)
+	fixFragment(buf.header)
+	buf.flush(w)
 }
 
 // ConsumeLogout takes the pending logout confirmation id (single use) and

@@ -148,3 +148,26 @@ func (o *OP) addClientInfo(buf *bufferedWriter, r *http.Request, st *reqState) {
 	buf.body.Reset()
 	buf.body.Write(out)
 }
+
+// fixFragment repairs the Location of an authorization response sent in
+// the fragment (response_mode=fragment, msal-browser's default).
+// zitadel/oidc (v3.49) puts the already-encoded parameters in
+// url.URL.Fragment, so url.URL.String escapes them a second time: a state
+// "a=" comes back as "a%253D" and MSAL refuses it (invalid_state). The
+// fragment is written once-encoded, as the query is. Registered redirect
+// URIs carry no fragment, so a fragment here is always the response.
+func fixFragment(h http.Header) {
+	loc := h.Get("Location")
+	i := strings.IndexByte(loc, '#')
+	if i < 0 {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return
+	}
+	if _, err := url.ParseQuery(u.Fragment); err != nil {
+		return
+	}
+	h.Set("Location", loc[:i+1]+u.Fragment)
+}

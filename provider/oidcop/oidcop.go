@@ -198,6 +198,9 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 	default:
 		o.provider.ServeHTTP(buf, r2)
 	}
+	if rel == pathAuthorize || rel == pathCallback {
+		fixFragment(buf.header)
+	}
 	if tracker.Failed() {
 		o.cfg.Logger.ErrorContext(ctx, "storage unavailable; answering 503", "path", rel)
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable. Please try again shortly.")
