@@ -51,8 +51,10 @@ mkdirSync(shots, { recursive: true });
 
 let browser, page;
 
+const started = Date.now();
 async function heading(name) {
   step = `heading "${name}"`;
+  process.stderr.write(`msal-browser.mjs: ${Date.now() - started} ms: waiting for heading "${name}"\n`);
   try {
     await page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
   } catch (e) {
