@@ -22,7 +22,20 @@
 //     authorization request, not only at the token step);
 //   - a scope the app may not request gives invalid_scope;
 //   - token, introspection and revocation requests must be POST bodies of
-//     at most 64 KiB with no query string.
+//     at most 64 KiB with no query string but MSAL's telemetry.
+//
+// # Microsoft's clients (DESIGN.md section 8)
+//
+// MSAL works unchanged (msal.go, scope.go): the back channel admits MSAL's
+// client-request-id and telemetry parameters in the query and echoes
+// client-request-id; response_mode=fragment is served (zitadel escapes
+// the fragment twice, so fixFragment repairs its Location); client_info=1
+// adds client_info ({"uid": oid, "utid": tid}) to token responses;
+// normalizeScopes, used by the authorization and token endpoints, makes
+// resource-qualified scopes ("https://graph.microsoft.com/User.Read",
+// "B/v1.0/User.Read", "<resource>/.default") bare; RP-initiated logout
+// without client_id returns to a post_logout_redirect_uri only when an app
+// of the tenant registered it exactly.
 //
 // # Tokens
 //
