@@ -79,34 +79,42 @@ func New(cfg Config) http.Handler {
 	if cfg.DevMailbox != nil {
 		r.GET("/dev/mailbox", gin.WrapH(cfg.DevMailbox))
 	}
-	r.Any("/:tenant/v2.0/*rest", func(c *gin.Context) {
-		rel := c.Param("rest")
-		var h TenantHandler
-		switch {
-		case cfg.HandlesProtocol(rel):
-			h = cfg.Protocol
-		case cfg.HandlesPages(rel):
-			h = cfg.Pages
-		default:
-			writeJSONError(c.Writer, fault.New(fault.NotFound, "not_found", "No such endpoint."))
-			return
-		}
-		t, err := cfg.Resolver.Resolve(c.Request.Context(), c.Param("tenant"))
-		if err != nil && cfg.PageError != nil && cfg.BrowserPath(rel) {
-			cfg.PageError(c.Writer, c.Request, err)
-			return
-		}
-		if err != nil {
-			writeJSONError(c.Writer, err)
-			return
-		}
-		r := c.Request.WithContext(tenancy.WithTenant(c.Request.Context(), t))
-		h.ServeTenant(c.Writer, r, rel)
+	r.Any("/:tenant/v2.0/*rest", func(c *gin.Context) { serveTenant(cfg, c, c.Param("rest")) })
+	// Authorities in OIDC mode (MSAL's protocolMode "OIDC") read discovery at
+	// B/{tenant}/.well-known/openid-configuration: the same document.
+	r.GET("/:tenant/.well-known/openid-configuration", func(c *gin.Context) {
+		serveTenant(cfg, c, "/.well-known/openid-configuration")
 	})
 	r.NoRoute(func(c *gin.Context) {
 		writeJSONError(c.Writer, fault.New(fault.NotFound, "not_found", "No such endpoint."))
 	})
 	return r
+}
+
+// serveTenant resolves the {tenant} segment and hands rel, the path below
+// the tenant's issuer, to the protocol or the pages.
+func serveTenant(cfg Config, c *gin.Context, rel string) {
+	var h TenantHandler
+	switch {
+	case cfg.HandlesProtocol(rel):
+		h = cfg.Protocol
+	case cfg.HandlesPages(rel):
+		h = cfg.Pages
+	default:
+		writeJSONError(c.Writer, fault.New(fault.NotFound, "not_found", "No such endpoint."))
+		return
+	}
+	t, err := cfg.Resolver.Resolve(c.Request.Context(), c.Param("tenant"))
+	if err != nil && cfg.PageError != nil && cfg.BrowserPath(rel) {
+		cfg.PageError(c.Writer, c.Request, err)
+		return
+	}
+	if err != nil {
+		writeJSONError(c.Writer, err)
+		return
+	}
+	r := c.Request.WithContext(tenancy.WithTenant(c.Request.Context(), t))
+	h.ServeTenant(c.Writer, r, rel)
 }
 
 // writeJSONError answers outside any protocol with an OAuth-style body.

@@ -62,6 +62,15 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown (--shutdown-timeout,
 	// FOYER_SHUTDOWN_TIMEOUT; default 10s).
 	ShutdownTimeout time.Duration
+	// TLSCertFile and TLSKeyFile are a PEM certificate chain and its key
+	// (--tls-cert-file, FOYER_TLS_CERT_FILE; --tls-key-file,
+	// FOYER_TLS_KEY_FILE): Foyer then serves HTTPS itself. Both or neither.
+	// Without them, --dev with an https://localhost public URL serves HTTPS
+	// with a certificate of a generated development CA (tls.go).
+	TLSCertFile, TLSKeyFile string
+	// devCADir is the development CA's folder (tests set it); empty is
+	// the user's cache folder (~/.cache/foyer on Linux).
+	devCADir string
 }
 
 // kekSize is the size of the AES-256 key-encryption key.
@@ -82,6 +91,8 @@ var settings = []setting{
 	{"dev", "FOYER_DEV", "want true or false"},
 	{"log-level", "FOYER_LOG_LEVEL", ""},
 	{"shutdown-timeout", "FOYER_SHUTDOWN_TIMEOUT", "want a duration such as 10s"},
+	{"tls-cert-file", "FOYER_TLS_CERT_FILE", ""},
+	{"tls-key-file", "FOYER_TLS_KEY_FILE", ""},
 }
 
 // levelValue is a flag.Value accepting debug, info, warn and error.
@@ -127,6 +138,8 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.LogLevel = slog.LevelInfo
 	fs.Var(levelValue{&c.LogLevel}, "log-level", "`level`: debug, info, warn or error (FOYER_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown `limit` (FOYER_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate chain `file`: serve HTTPS (with --tls-key-file); without both, --dev with an https://localhost --public-url generates a certificate (FOYER_TLS_CERT_FILE)")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key `file` of --tls-cert-file (FOYER_TLS_KEY_FILE)")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -259,6 +272,11 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "FOYER_SHUTDOWN_TIMEOUT", "%v: must be positive", c.ShutdownTimeout)
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file (FOYER_TLS_CERT_FILE) and --tls-key-file (FOYER_TLS_KEY_FILE) go together"))
+	} else if c.TLSCertFile != "" && strings.HasPrefix(c.PublicURL, "http:") {
+		bad("public-url", "FOYER_PUBLIC_URL", "%q: must be https when Foyer serves TLS itself (--tls-cert-file)", c.PublicURL)
+	}
 	switch {
 	case len(c.KEK) == 0 && !c.Dev:
 		errs = append(errs, errors.New("FOYER_KEK or FOYER_KEK_FILE is required (32 random bytes, base64: openssl rand -base64 32); only --dev runs without one"))
@@ -354,5 +372,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("logLevel", strings.ToLower(c.LogLevel.String())),
 		slog.Bool("kek", len(c.KEK) > 0),
 		slog.Duration("shutdownTimeout", c.ShutdownTimeout),
+		slog.String("tlsCertFile", c.TLSCertFile),
+		slog.String("tlsKeyFile", c.TLSKeyFile),
 	)
 }

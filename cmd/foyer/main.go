@@ -43,6 +43,7 @@ func main() {
 
 const usage = `usage:
   foyer serve [--dev] [--addr :8080] [--public-url URL] [--redis-url URL] [--smtp-url URL] [--config FILE]
+      [--tls-cert-file FILE --tls-key-file FILE]
   foyer keys rotate --tenant T [--now]
   foyer policy get --tenant T
   foyer policy update --tenant T [--allowed-to-sign-up-email-based-subscriptions=BOOL]
@@ -105,6 +106,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, 
 	if err := checkCryptoBackend(log); err != nil {
 		return err
 	}
+	tlsCfg, err := tlsConfig(cfg, stdout)
+	if err != nil {
+		return err
+	}
 	a, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
@@ -122,10 +127,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, 
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsCfg,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("foyer listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	if tlsCfg != nil {
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	log.Info("foyer listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "tls", tlsCfg != nil)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

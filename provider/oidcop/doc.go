@@ -24,7 +24,7 @@
 //   - request and request_uri give request_not_supported and
 //     request_uri_not_supported at the validated redirect URI;
 //   - token, introspection and revocation requests must be POST bodies of
-//     at most 64 KiB with no query string, from a client that is known and
+//     at most 64 KiB with no query string but MSAL's telemetry, from a client that is known and
 //     authenticated before any code or token is looked at (otherwise
 //     invalid_client, whatever the grant type).
 //
@@ -43,6 +43,19 @@
 //   - authorization, its callback and end-session, where a browser
 //     navigates: no CORS, and an error that cannot go back to the app is
 //     the templates' error page with the request ID.
+//
+// # Microsoft's clients (DESIGN.md section 8)
+//
+// MSAL works unchanged (msal.go, scope.go): the back channel admits MSAL's
+// client-request-id and telemetry parameters in the query and echoes
+// client-request-id; response_mode=fragment is served (zitadel escapes
+// the fragment twice, so fixFragment repairs its Location); client_info=1
+// adds client_info ({"uid": oid, "utid": tid}) to token responses;
+// normalizeScopes, used by the authorization and token endpoints, makes
+// resource-qualified scopes ("https://graph.microsoft.com/User.Read",
+// "B/v1.0/User.Read", "<resource>/.default") bare; RP-initiated logout
+// without client_id returns to a post_logout_redirect_uri only when an app
+// of the tenant registered it exactly.
 //
 // # Tokens
 //

@@ -23,6 +23,10 @@ const MaxFormBytes = 64 << 10
 // prompts Foyer understands (OIDC Core 3.1.2.1 and RFC 9470's "create").
 var prompts = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, PromptCreate, "select_account"}
 
+// responseModes are the response_mode values of the code flow Foyer
+// serves; "" is the default (query).
+var responseModes = []string{"", string(oidc.ResponseModeQuery), string(oidc.ResponseModeFragment), string(oidc.ResponseModeFormPost)}
+
 // PromptCreate asks for the sign-up page (OpenID Connect Prompt Create).
 const PromptCreate = "create"
 
@@ -50,7 +54,7 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	}
 	ar := errRequest{redirect: f.Get("redirect_uri"), state: f.Get("state"), mode: f.Get("response_mode")}
 	fail := func(e *oidc.Error) bool {
-		if ar.mode != "" && ar.mode != "query" && ar.mode != "form_post" {
+		if !slices.Contains(responseModes, ar.mode) {
 			ar.mode = ""
 		}
 		op.AuthRequestError(w, r, ar, e, o.provider)
@@ -67,8 +71,8 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 		e := oidc.ErrInvalidRequest().WithDescription("only response_type=code is supported")
 		e.ErrorType = "unsupported_response_type"
 		return fail(e)
-	case ar.mode != "" && ar.mode != "query" && ar.mode != "form_post":
-		return fail(oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post"))
+	case ar.mode != "" && !slices.Contains(responseModes, ar.mode):
+		return fail(oidc.ErrInvalidRequest().WithDescription("response_mode must be query, fragment or form_post"))
 	case f.Get("code_challenge") == "":
 		return fail(oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method=S256"))
 	case f.Get("code_challenge_method") != string(oidc.CodeChallengeMethodS256):
@@ -76,7 +80,10 @@ func (o *OP) guardAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	case !validChallenge(f.Get("code_challenge")):
 		return fail(oidc.ErrInvalidRequest().WithDescription("code_challenge must be the base64url SHA-256 of the verifier (43 characters)"))
 	}
-	scopes := strings.Fields(f.Get("scope"))
+	// Resource-qualified names become bare ones here, before zitadel and
+	// the consent page see them (scope.go).
+	scopes := o.normalizeScopes(f.Get("scope"), func() []string { return app.AllowedScopes })
+	f.Set("scope", strings.Join(scopes, " "))
 	if !slices.Contains(scopes, oidc.ScopeOpenID) {
 		return fail(oidc.ErrInvalidScope().WithDescription("the openid scope is required"))
 	}
@@ -153,15 +160,16 @@ func (e errRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMo
 
 // guardBackchannel admits token, introspection and revocation requests only
 // as POST form bodies of at most MaxFormBytes, with every parameter in the
-// body once (never in the query string, where secrets would be logged).
+// body once (never in the query string, where secrets would be logged;
+// MSAL's telemetry parameters excepted).
 func (o *OP) guardBackchannel(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
 		return false
 	}
-	if r.URL.RawQuery != "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameters must be sent in the request body, not the query string")
+	// Only MSAL's telemetry may ride in the query (msal.go).
+	if !telemetryQuery(w, r) {
 		return false
 	}
 	return o.parseForm(w, r, true)
@@ -211,7 +219,10 @@ func (o *OP) Reject(w http.ResponseWriter, r *http.Request, ar storage.AuthReque
 	case "access_denied":
 		e.ErrorType = oidc.AccessDenied
 	}
-	op.AuthRequestError(w, r, &authRequest{ar}, e, o.provider)
+	buf := &bufferedWriter{header: http.Header{}}
+	op.AuthRequestError(buf, r, &authRequest{ar}, e, o.provider)
+	fixFragment(buf.header)
+	buf.flush(w)
 }
 
 // ConsumeLogout takes the pending logout confirmation id (single use) and

@@ -189,7 +189,13 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 		if o.guardAuthorize(buf, r2) {
 			o.provider.ServeHTTP(buf, r2)
 		}
-	case pathToken, pathIntrospect, pathRevoke:
+	case pathToken:
+		if o.guardBackchannel(buf, r2) && o.authenticClient(buf, r2) {
+			o.tokenScopes(r2)
+			o.provider.ServeHTTP(buf, r2)
+			o.addClientInfo(buf, r2, st)
+		}
+	case pathIntrospect, pathRevoke:
 		if o.guardBackchannel(buf, r2) && o.authenticClient(buf, r2) && o.preverify(buf, r2, rel) {
 			o.provider.ServeHTTP(buf, r2)
 		}
@@ -199,10 +205,15 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 		}
 	case pathEndSession:
 		if o.guardPage(buf, r2) {
+			st.postLogoutRedirectURI = r2.FormValue("post_logout_redirect_uri")
+			st.logoutState = r2.FormValue("state")
 			o.provider.ServeHTTP(buf, r2)
 		}
 	default:
 		o.provider.ServeHTTP(buf, r2)
+	}
+	if rel == pathAuthorize || rel == pathCallback {
+		fixFragment(buf.header)
 	}
 	if tracker.Failed() {
 		o.cfg.Logger.ErrorContext(ctx, "storage unavailable; answering 503", "path", rel)
@@ -314,7 +325,7 @@ func (o *OP) serveDiscovery(w http.ResponseWriter, r *http.Request, tenantID str
 	if !ok {
 		c := op.CreateDiscoveryConfig(r.Context(), o.provider, o.storage)
 		c.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
-		c.ResponseModesSupported = []string{"query", "form_post"}
+		c.ResponseModesSupported = []string{"query", "fragment", "form_post"}
 		c.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 		c.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 		c.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}

@@ -19,6 +19,11 @@ type reqState struct {
 	idTokenAlg   string
 	sessionHash  string
 	clearSession bool
+	// issued is the user a token response is for (client_info, msal.go).
+	issued *clientInfo
+	// postLogoutRedirectURI and logoutState are the end-session request's
+	// own parameters, for a request without client_id (storage.go).
+	postLogoutRedirectURI, logoutState string
 }
 
 type stateKey struct{}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -254,6 +255,7 @@ func (s *opStorage) mint(ctx context.Context, home, grantID, userID, clientID st
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	state(ctx).issued = &clientInfo{UID: userID, UTID: cmp.Or(home, t.ID)}
 	return at, c.Expires(), nil
 }
 
@@ -288,6 +290,18 @@ func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.End
 	if req.ClientID == "" || redirect == "" {
 		redirect = s.urls.TenantPath(tid, "/logout/done")
 	}
+	if req.ClientID == "" && st.postLogoutRedirectURI != "" {
+		// No client named it (msal-browser's logoutRedirect sends neither
+		// client_id nor id_token_hint): the URI must be one an app of this
+		// tenant registered, byte for byte, or the signed-out page it is.
+		ok, err := s.registeredPostLogout(ctx, tid, st.postLogoutRedirectURI)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			redirect = withLogoutState(st.postLogoutRedirectURI, st.logoutState)
+		}
+	}
 	if req.IDTokenHintClaims != nil && st.sessionHash != "" {
 		sess, err := s.store.GetSession(ctx, tid, st.sessionHash)
 		switch {
@@ -307,6 +321,41 @@ func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.End
 		return "", err
 	}
 	return s.urls.TenantPath(tid, "/logout?id="+id), nil
+}
+
+// registeredPostLogout reports whether uri is a post-logout redirect URI
+// registered, exactly, by an app of the tenant. The common issuer has no
+// apps of its own, so nothing is registered there.
+func (s *opStorage) registeredPostLogout(ctx context.Context, tid, uri string) (bool, error) {
+	if tid == storage.CommonTenantID {
+		return false, nil
+	}
+	apps, err := s.store.ListApps(ctx, tid)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range apps {
+		if slices.Contains(a.PostLogoutRedirectURIs, uri) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// withLogoutState adds the RP's state to a post-logout redirect URI, as zitadel
+// does for the URIs it validated itself.
+func withLogoutState(uri, st string) string {
+	if st == "" {
+		return uri
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	q := u.Query()
+	q.Set("state", st)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // RevokeToken revokes one access token (when tokenOrID is the jti of the
