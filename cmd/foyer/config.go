@@ -61,6 +61,10 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown (--shutdown-timeout,
 	// FOYER_SHUTDOWN_TIMEOUT; default 10s).
 	ShutdownTimeout time.Duration
+	// RequestTimeout is every request's deadline: a request whose Redis
+	// calls have not answered by then gets 503 with Retry-After
+	// (--request-timeout, FOYER_REQUEST_TIMEOUT; default 5s).
+	RequestTimeout time.Duration
 }
 
 // kekSize is the size of the AES-256 key-encryption key.
@@ -81,6 +85,7 @@ var settings = []setting{
 	{"dev", "FOYER_DEV", "want true or false"},
 	{"log-level", "FOYER_LOG_LEVEL", ""},
 	{"shutdown-timeout", "FOYER_SHUTDOWN_TIMEOUT", "want a duration such as 10s"},
+	{"request-timeout", "FOYER_REQUEST_TIMEOUT", "want a duration such as 5s"},
 }
 
 // levelValue is a flag.Value accepting debug, info, warn and error.
@@ -126,6 +131,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.LogLevel = slog.LevelInfo
 	fs.Var(levelValue{&c.LogLevel}, "log-level", "`level`: debug, info, warn or error (FOYER_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown `limit` (FOYER_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 5*time.Second, "every request's `deadline`: a request Redis has not served by then gets 503 with Retry-After (FOYER_REQUEST_TIMEOUT)")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -245,6 +251,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "FOYER_SHUTDOWN_TIMEOUT", "%v: must be positive", c.ShutdownTimeout)
 	}
+	if c.RequestTimeout <= 0 {
+		bad("request-timeout", "FOYER_REQUEST_TIMEOUT", "%v: must be positive", c.RequestTimeout)
+	}
 	switch {
 	case len(c.KEK) == 0 && !c.Dev:
 		errs = append(errs, errors.New("FOYER_KEK or FOYER_KEK_FILE is required (32 random bytes, base64: openssl rand -base64 32); only --dev runs without one"))
@@ -340,5 +349,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("logLevel", strings.ToLower(c.LogLevel.String())),
 		slog.Bool("kek", len(c.KEK) > 0),
 		slog.Duration("shutdownTimeout", c.ShutdownTimeout),
+		slog.Duration("requestTimeout", c.RequestTimeout),
 	)
 }
