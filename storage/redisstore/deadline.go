@@ -45,15 +45,23 @@ func timeouts(ctxTimeout *bool, dial, read, write, pool *time.Duration) {
 // bounded is a go-redis hook that gives a call whose context has no
 // deadline (start-up, clean-up detached from a request with
 // context.WithoutCancel) one of limit, retries included: no call waits on
-// Redis longer than that in total. A limit of zero or less (read_timeout=-1
-// in the URL: no timeout) adds none.
+// Redis longer than that in total.
 type bounded struct{ limit time.Duration }
 
-// keeps reports whether b passes ctx on as it is: ctx has a deadline, or b
-// has no limit.
-func (b bounded) keeps(ctx context.Context) bool {
+// boundedBy returns the hook for a client whose read timeout is read: the
+// limit is read, or ioTimeout when the URL disabled the read timeout (Foyer
+// sends no blocking command, so no call needs to wait forever).
+func boundedBy(read time.Duration) bounded {
+	if read <= 0 {
+		read = ioTimeout
+	}
+	return bounded{read}
+}
+
+// keeps reports whether b passes ctx on as it is, having a deadline.
+func (bounded) keeps(ctx context.Context) bool {
 	_, ok := ctx.Deadline()
-	return ok || b.limit <= 0
+	return ok
 }
 
 func (bounded) DialHook(next redis.DialHook) redis.DialHook { return next }

@@ -73,7 +73,7 @@ func parseURL(rawURL string) (redis.UniversalClient, error) {
 		}
 		return nil, fmt.Errorf("redisstore: Redis URL: %w", err)
 	}
-	c.AddHook(bounded{limit})
+	c.AddHook(boundedBy(limit))
 	return c, nil
 }
 
@@ -117,7 +117,7 @@ func embeddedClient(addr string) redis.UniversalClient {
 	o := &redis.Options{Addr: addr, DialerRetries: 1, MaxRetries: -1}
 	timeouts(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
 	c := redis.NewClient(o)
-	c.AddHook(bounded{o.ReadTimeout})
+	c.AddHook(boundedBy(o.ReadTimeout))
 	return c
 }
 
