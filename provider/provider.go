@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -49,6 +50,9 @@ type Config struct {
 	// nil leaves those paths unrouted.
 	Graph  http.Handler
 	Logger *slog.Logger
+	// RequestTimeout is every request's deadline (see deadline); 0 means
+	// none.
+	RequestTimeout time.Duration
 }
 
 // New returns the application's handler.
@@ -58,11 +62,11 @@ func New(cfg Config) http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = false
-	r.Use(requestLog(cfg.Logger), recovery(cfg.Logger))
+	r.Use(requestLog(cfg.Logger), recovery(cfg.Logger), deadline(cfg.RequestTimeout))
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	r.GET("/readyz", func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
 		if err := cfg.Store.Ping(ctx); err != nil {
 			cfg.Logger.WarnContext(ctx, "not ready", "err", err)
@@ -115,6 +119,31 @@ func serveTenant(cfg Config, c *gin.Context, rel string) {
 	}
 	r := c.Request.WithContext(tenancy.WithTenant(c.Request.Context(), t))
 	h.ServeTenant(c.Writer, r, rel)
+}
+
+// readyTimeout bounds /readyz's ping, within the request's deadline: a
+// frozen Redis makes it answer 503 by then.
+const readyTimeout = time.Second
+
+// deadline gives every request a deadline d from its start (none when d is
+// 0). The store's calls honour it (storage/redisstore), so a request whose
+// Redis does not answer in time fails with storage.ErrUnavailable and is
+// answered 503 with Retry-After shortly after d, by the handler's own error
+// path. A handler that wrote nothing by its deadline gets that 503 here.
+func deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if d <= 0 {
+			c.Next()
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		if !c.Writer.Written() && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			writeJSONError(c.Writer, ctx.Err())
+		}
+	}
 }
 
 // writeJSONError answers outside any protocol with an OAuth-style body.

@@ -185,7 +185,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 			Passwords: passwords,
 			Hasher:    hasher, Policies: policy.New(store, recorder), Audit: recorder, RequestID: provider.RequestID, Logger: log,
 		}),
-		Logger: log,
+		Logger:         log,
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	return a, nil
 }

@@ -71,6 +71,10 @@ type Config struct {
 	// devCADir is the development CA's folder (tests set it); empty is
 	// the user's cache folder (~/.cache/foyer on Linux).
 	devCADir string
+	// RequestTimeout is every request's deadline: a request whose Redis
+	// calls have not answered by then gets 503 with Retry-After
+	// (--request-timeout, FOYER_REQUEST_TIMEOUT; default 5s).
+	RequestTimeout time.Duration
 }
 
 // kekSize is the size of the AES-256 key-encryption key.
@@ -93,6 +97,7 @@ var settings = []setting{
 	{"shutdown-timeout", "FOYER_SHUTDOWN_TIMEOUT", "want a duration such as 10s"},
 	{"tls-cert-file", "FOYER_TLS_CERT_FILE", ""},
 	{"tls-key-file", "FOYER_TLS_KEY_FILE", ""},
+	{"request-timeout", "FOYER_REQUEST_TIMEOUT", "want a duration such as 5s"},
 }
 
 // levelValue is a flag.Value accepting debug, info, warn and error.
@@ -140,6 +145,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown `limit` (FOYER_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate chain `file`: serve HTTPS (with --tls-key-file); without both, --dev with an https://localhost --public-url generates a certificate (FOYER_TLS_CERT_FILE)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key `file` of --tls-cert-file (FOYER_TLS_KEY_FILE)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 5*time.Second, "every request's `deadline`: a request Redis has not served by then gets 503 with Retry-After (FOYER_REQUEST_TIMEOUT)")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -277,6 +283,9 @@ func (c Config) Validate() error {
 	} else if c.TLSCertFile != "" && strings.HasPrefix(c.PublicURL, "http:") {
 		bad("public-url", "FOYER_PUBLIC_URL", "%q: must be https when Foyer serves TLS itself (--tls-cert-file)", c.PublicURL)
 	}
+	if c.RequestTimeout <= 0 {
+		bad("request-timeout", "FOYER_REQUEST_TIMEOUT", "%v: must be positive", c.RequestTimeout)
+	}
 	switch {
 	case len(c.KEK) == 0 && !c.Dev:
 		errs = append(errs, errors.New("FOYER_KEK or FOYER_KEK_FILE is required (32 random bytes, base64: openssl rand -base64 32); only --dev runs without one"))
@@ -374,5 +383,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdownTimeout", c.ShutdownTimeout),
 		slog.String("tlsCertFile", c.TLSCertFile),
 		slog.String("tlsKeyFile", c.TLSKeyFile),
+		slog.Duration("requestTimeout", c.RequestTimeout),
 	)
 }

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	defaults := Config{
 		Addr: ":8080", PublicURL: "http://localhost:8080", LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second,
+		RequestTimeout: 5 * time.Second,
 	}
 	fullEnv := map[string]string{
 		"FOYER_ADDR":             "127.0.0.1:9000",
@@ -39,6 +40,7 @@ func TestLoadConfig(t *testing.T) {
 		"FOYER_DEV":              "true",
 		"FOYER_LOG_LEVEL":        "DEBUG",
 		"FOYER_SHUTDOWN_TIMEOUT": "30s",
+		"FOYER_REQUEST_TIMEOUT":  "2s",
 		"FOYER_KEK":              base64.StdEncoding.EncodeToString(testKEK),
 	}
 	tests := []struct {
@@ -57,7 +59,7 @@ func TestLoadConfig(t *testing.T) {
 				Addr: "127.0.0.1:9000", PublicURL: "https://id.example.com",
 				RedisURL: "rediss://:pw@redis.example.com:6380/0", SMTPURL: "smtps://mailer:pw@smtp.example.com:465",
 				ConfigFile: "/etc/foyer/foyer.yaml", Dev: true, LogLevel: slog.LevelDebug,
-				ShutdownTimeout: 30 * time.Second, KEK: testKEK,
+				ShutdownTimeout: 30 * time.Second, RequestTimeout: 2 * time.Second, KEK: testKEK,
 			}
 		},
 	}, {
@@ -66,13 +68,13 @@ func TestLoadConfig(t *testing.T) {
 		args: []string{
 			"--addr", ":7000", "--public-url=https://login.example.org", "--redis-url", "redis://localhost:6379",
 			"--smtp-url", "smtp://localhost:25", "--config", "dev.yaml", "--dev=false", "--log-level", "warn",
-			"-shutdown-timeout", "1m",
+			"-shutdown-timeout", "1m", "--request-timeout", "750ms",
 		},
 		want: func(c *Config) {
 			*c = Config{
 				Addr: ":7000", PublicURL: "https://login.example.org", RedisURL: "redis://localhost:6379",
 				SMTPURL: "smtp://localhost:25", ConfigFile: "dev.yaml", Dev: false, LogLevel: slog.LevelWarn,
-				ShutdownTimeout: time.Minute, KEK: testKEK,
+				ShutdownTimeout: time.Minute, RequestTimeout: 750 * time.Millisecond, KEK: testKEK,
 			}
 		},
 	}, {
@@ -169,7 +171,7 @@ func TestLoadConfigHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, s := range []string{"Usage: foyer serve", "-public-url URL", "FOYER_PUBLIC_URL", "(default \"http://localhost:8080\")", "FOYER_KEK_FILE", "(default info)"} {
+	for _, s := range []string{"Usage: foyer serve", "-public-url URL", "FOYER_PUBLIC_URL", "(default \"http://localhost:8080\")", "FOYER_KEK_FILE", "(default info)", "-request-timeout deadline", "FOYER_REQUEST_TIMEOUT", "(default 5s)"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("usage lacks %q:\n%s", s, err)
 		}
@@ -182,7 +184,7 @@ func TestLoadConfigHelp(t *testing.T) {
 func TestValidate(t *testing.T) {
 	valid := Config{
 		Addr: ":8080", PublicURL: "https://id.example.com", LogLevel: slog.LevelInfo,
-		ShutdownTimeout: 10 * time.Second, KEK: testKEK,
+		ShutdownTimeout: 10 * time.Second, RequestTimeout: 5 * time.Second, KEK: testKEK,
 	}
 	tests := []struct {
 		name string
@@ -237,6 +239,8 @@ func TestValidate(t *testing.T) {
 			`--log-level (FOYER_LOG_LEVEL): INFO+2: want debug, info, warn or error`},
 		{"shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 },
 			`--shutdown-timeout (FOYER_SHUTDOWN_TIMEOUT): 0s: must be positive`},
+		{"request timeout", func(c *Config) { c.RequestTimeout = -time.Second },
+			`--request-timeout (FOYER_REQUEST_TIMEOUT): -1s: must be positive`},
 		{"KEK required", func(c *Config) { c.KEK = nil },
 			`FOYER_KEK or FOYER_KEK_FILE is required (32 random bytes, base64: openssl rand -base64 32); only --dev runs without one`},
 		{"KEK size", func(c *Config) { c.KEK = testKEK[:16] },
@@ -285,13 +289,14 @@ func TestConfigLogValue(t *testing.T) {
 	c := Config{
 		Addr: ":8080", PublicURL: "https://id.example.com", RedisURL: "redis://:hunter2@redis:6379",
 		SMTPURL: "smtp://mailer:hunter2@smtp:587", KEK: testKEK, LogLevel: slog.LevelWarn, ShutdownTimeout: time.Second,
+		RequestTimeout: 3 * time.Second,
 	}
 	log.Info("config", "config", c)
 	out := b.String()
 	if strings.Contains(out, "hunter2") || strings.Contains(out, string(testKEK)) {
 		t.Errorf("log line reveals a secret: %s", out)
 	}
-	for _, s := range []string{"config.redisUrl=redis://:xxxxx@redis:6379", "config.kek=true", "config.logLevel=warn"} {
+	for _, s := range []string{"config.redisUrl=redis://:xxxxx@redis:6379", "config.kek=true", "config.logLevel=warn", "config.requestTimeout=3s"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("log line lacks %s: %s", s, out)
 		}

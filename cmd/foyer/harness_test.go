@@ -23,6 +23,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/foyer-id/foyer/storage/faultproxy"
+	"github.com/foyer-id/foyer/storage/redisstore"
 )
 
 // testEnv is a listening Foyer over TLS with two tenants, each with a
@@ -296,3 +299,38 @@ var (
 	reForm  = regexp.MustCompile(`(?s)<form method="post"[^>]*>(.*?)</form>`)
 	reInput = regexp.MustCompile(`<input (?:type="hidden" )?(?:id="[^"]*" )?name="([^"]+)"(?: type="[^"]*")? value="([^"]*)"`)
 )
+
+// storeBehindFaultProxy starts a fault-injecting proxy (storage/faultproxy)
+// in front of the test's Redis, the server of FOYER_TEST_REDIS_URL or else
+// an embedded server started for the test, and returns it with the startEnv
+// option that points Foyer at the proxy. query is added to the Redis URL
+// (go-redis client options such as read_timeout=1m).
+func storeBehindFaultProxy(t testing.TB, query url.Values) (*faultproxy.Proxy, func(*Config)) {
+	t.Helper()
+	u := &url.URL{Scheme: "redis"}
+	if raw := os.Getenv("FOYER_TEST_REDIS_URL"); raw != "" {
+		var err error
+		if u, err = url.Parse(raw); err != nil {
+			t.Fatalf("FOYER_TEST_REDIS_URL: %v", err)
+		}
+	} else {
+		e, err := redisstore.NewEmbedded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		u.Host = e.Server.Addr()
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	q := u.Query()
+	for k, v := range query {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return p, func(c *Config) { c.RedisURL = u.String() }
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/foyer-id/foyer/provider"
 	"github.com/foyer-id/foyer/provider/tenancy"
+	"github.com/foyer-id/foyer/storage/redisstore"
 )
 
 func main() {
@@ -97,6 +98,7 @@ func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})
 	l := slog.New(provider.LogHandler(h))
 	slog.SetDefault(l)
+	redisstore.SetLogger(l) // failed store calls, and go-redis's own lines, as JSON
 	return l
 }
 

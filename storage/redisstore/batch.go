@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,6 +22,14 @@ import (
 // yields to nobody and sends its MGET at once, so batching adds no wait.
 // Batches do not wait for each other: while one is in flight the next
 // caller leads a new one.
+//
+// Deadlines: a follower returns its context's error as soon as its context
+// ends, whatever the batch does. The batch runs under the latest deadline
+// of its callers (none if one of them has none; the client's hook then
+// bounds it), so it never outlives all of them and never fails a caller
+// before that caller's own deadline. The leader sends the batch itself and
+// so returns when it ends: past its own deadline by at most the spread of
+// its batch's deadlines, which joined within one yield of the processor.
 type mgetBatcher struct {
 	rdb redis.UniversalClient
 	// yield lets other callers join a forming batch; nil means
@@ -34,6 +43,7 @@ type mgetBatcher struct {
 var errNoReply = errors.New("redisstore: no reply to a batched MGET")
 
 type mgetCall struct {
+	ctx  context.Context
 	keys []string
 	vals []any
 	err  error
@@ -42,7 +52,7 @@ type mgetCall struct {
 
 // mget returns MGET keys..., batched with concurrent calls.
 func (b *mgetBatcher) mget(ctx context.Context, keys ...string) ([]any, error) {
-	c := &mgetCall{keys: keys, done: make(chan struct{})}
+	c := &mgetCall{ctx: ctx, keys: keys, done: make(chan struct{})}
 	b.mu.Lock()
 	b.forming = append(b.forming, c)
 	lead := len(b.forming) == 1
@@ -64,10 +74,28 @@ func (b *mgetBatcher) mget(ctx context.Context, keys ...string) ([]any, error) {
 	batch := b.forming
 	b.forming = nil
 	b.mu.Unlock()
-	// The batch serves other callers too: the leader's cancellation must
-	// not fail theirs. The client's read and write timeouts bound it.
-	b.send(context.WithoutCancel(ctx), batch)
+	bctx, cancel := batchContext(ctx, batch)
+	defer cancel()
+	b.send(bctx, batch)
 	return c.vals, c.err
+}
+
+// batchContext returns the context a batch led from ctx runs under: ctx's
+// values, no cancellation (the batch serves other callers too, so the
+// leader's cancellation must not fail theirs), and the latest deadline of
+// the batch's callers, or none if one of them has none.
+func batchContext(ctx context.Context, batch []*mgetCall) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, c := range batch {
+		d, ok := c.ctx.Deadline()
+		if !ok {
+			return context.WithoutCancel(ctx), func() {}
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), latest)
 }
 
 func (b *mgetBatcher) send(ctx context.Context, batch []*mgetCall) {

@@ -85,6 +85,34 @@
 // failure of the client wraps storage.ErrUnavailable and marks the request's
 // storage.FailureTracker.
 //
+// # Deadlines
+//
+// Clients from Open and NewEmbedded honour their callers' contexts
+// (go-redis ContextTimeoutEnabled): a socket read or write, a wait for a
+// pooled connection and a retry's backoff all end with the context's
+// deadline, so a frozen or partitioned Redis fails a call by its request's
+// deadline (see provider, --request-timeout) with storage.ErrUnavailable
+// instead of holding the request. Where the URL sets none, the dial, read,
+// write and pool timeouts are 2 s: they bound what has no deadline, and
+// detect a dead connection early enough for a read to be retried on a fresh
+// one within a request. A call whose context has no deadline (start-up, or
+// clean-up detached from its request with context.WithoutCancel) is given
+// one of the read timeout, all retries included (the bounded hook).
+//
+// A batched TokenUser (below) runs under the latest deadline of its
+// callers; a caller whose own deadline passes first leaves with its
+// context's error.
+//
+// # Failures and logs
+//
+// Each failed store call writes one error line naming the Store method
+// ("verb"), whether it was a timeout, and the error: once per call, after
+// go-redis's own retries, never per retry. SetLogger directs these lines,
+// and go-redis's own (redis.SetLogger), to a slog.Logger; foyer serve sends
+// both to its JSON log. Store.PoolStats returns the client's connection
+// counts (open, idle, waiting), which tests use to show that no connection
+// outlives a fault.
+//
 // # The per-request read
 //
 // TokenUser, which every request of the Graph-style API makes, is one MGET

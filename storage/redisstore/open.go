@@ -37,14 +37,16 @@ func parseURL(rawURL string) (redis.UniversalClient, error) {
 	base, topology, _ := strings.Cut(scheme, "+")
 	plain := base + "://" + rest
 	var (
-		c   redis.UniversalClient
-		err error
+		c     redis.UniversalClient
+		err   error
+		limit time.Duration // the bound of a call without a deadline
 	)
 	switch topology {
 	case "":
 		var o *redis.Options
 		if o, err = redis.ParseURL(rawURL); err == nil {
-			c = redis.NewClient(o)
+			timeouts(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
+			c, limit = redis.NewClient(o), o.ReadTimeout
 		}
 	case "sentinel":
 		var o *redis.FailoverOptions
@@ -52,12 +54,14 @@ func parseURL(rawURL string) (redis.UniversalClient, error) {
 			if o.MasterName == "" {
 				return nil, errors.New("redisstore: a Sentinel URL needs master_name=")
 			}
-			c = redis.NewFailoverClient(o)
+			timeouts(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
+			c, limit = redis.NewFailoverClient(o), o.ReadTimeout
 		}
 	case "cluster":
 		var o *redis.ClusterOptions
 		if o, err = redis.ParseClusterURL(plain); err == nil {
-			c = redis.NewClusterClient(o)
+			timeouts(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
+			c, limit = redis.NewClusterClient(o), o.ReadTimeout
 		}
 	default:
 		return nil, fmt.Errorf("redisstore: unknown Redis URL scheme %q", scheme)
@@ -69,6 +73,7 @@ func parseURL(rawURL string) (redis.UniversalClient, error) {
 		}
 		return nil, fmt.Errorf("redisstore: Redis URL: %w", err)
 	}
+	c.AddHook(boundedBy(limit))
 	return c, nil
 }
 
@@ -98,13 +103,22 @@ func NewEmbedded() (*Embedded, error) {
 	}
 	e := &Embedded{
 		Server: m,
-		// The server is in-process: a failed dial or command is final, and
-		// retrying it only delays the error.
-		Client: redis.NewClient(&redis.Options{Addr: m.Addr(), DialerRetries: 1, MaxRetries: -1}),
+		Client: embeddedClient(m.Addr()),
 		stop:   make(chan struct{}),
 	}
 	go e.expire()
 	return e, nil
+}
+
+// embeddedClient is the client of the embedded server at addr.
+func embeddedClient(addr string) redis.UniversalClient {
+	// The server is in-process: a failed dial or command is final, and
+	// retrying it only delays the error.
+	o := &redis.Options{Addr: addr, DialerRetries: 1, MaxRetries: -1}
+	timeouts(&o.ContextTimeoutEnabled, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
+	c := redis.NewClient(o)
+	c.AddHook(boundedBy(o.ReadTimeout))
+	return c
 }
 
 func (e *Embedded) expire() {

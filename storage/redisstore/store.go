@@ -68,7 +68,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // fail maps a client error onto the storage contract: nil stays nil,
 // redis.Nil (no such key) becomes storage.ErrNotFound, and anything else
 // (connection, timeout, server or script error, cancelled context) wraps
-// storage.ErrUnavailable and is recorded in ctx's FailureTracker.
+// storage.ErrUnavailable, is recorded in ctx's FailureTracker and logged
+// once (logFailure).
 func fail(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
@@ -77,6 +78,7 @@ func fail(ctx context.Context, err error) error {
 		return storage.ErrNotFound
 	default:
 		storage.RecordFailure(ctx)
+		logFailure(ctx, err)
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 }
