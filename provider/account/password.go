@@ -40,6 +40,7 @@ type PasswordsConfig struct {
 	MaxAccountFailures int64
 	MaxIPFailures      int64
 	MaxLockout         time.Duration
+	FirstLock          time.Duration
 	// Audit records locks and their end (none when nil).
 	Audit *audit.Recorder
 }
@@ -60,7 +61,7 @@ func NewPasswords(cfg PasswordsConfig) *Passwords {
 		signin: New(Config{
 			Store: cfg.Store, Hasher: cfg.Hasher, Window: cfg.Window,
 			MaxAccountFailures: cfg.MaxAccountFailures, MaxIPFailures: cfg.MaxIPFailures, MaxLockout: cfg.MaxLockout,
-			Audit: cfg.Audit,
+			FirstLock: cfg.FirstLock, Audit: cfg.Audit,
 		}),
 	}
 }

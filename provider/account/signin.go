@@ -40,6 +40,9 @@ type Config struct {
 	MaxIPFailures int64
 	// MaxLockout caps the growing lock (default 15 min).
 	MaxLockout time.Duration
+	// FirstLock is the lock the max-th failure sets; each further failure
+	// doubles it (default 1 s).
+	FirstLock time.Duration
 	// DeviceKey is the HMAC key of device tokens (32 bytes, shared by
 	// replicas). Without it no device token is issued or trusted.
 	DeviceKey []byte
@@ -69,6 +72,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxLockout == 0 {
 		cfg.MaxLockout = 15 * time.Minute
+	}
+	if cfg.FirstLock == 0 {
+		cfg.FirstLock = time.Second
 	}
 	if cfg.MaxDeviceFailures == 0 {
 		cfg.MaxDeviceFailures = 5
@@ -296,13 +302,14 @@ func (s *Service) record(ctx context.Context, tenantID, activity string, l limit
 		Target: l.target, Properties: p})
 }
 
-// lockFor is the lock set by the n-th failure against max: 1 s, 2 s,
-// 4 s, ... up to MaxLockout.
+// lockFor is the lock set by the n-th failure against max: FirstLock,
+// twice that, four times, ... up to MaxLockout.
 func (s *Service) lockFor(n, max int64) time.Duration {
-	if shift := n - max; shift >= 0 && shift < 20 {
-		return min(time.Second<<shift, s.cfg.MaxLockout)
+	d := s.cfg.FirstLock
+	for shift := n - max; shift > 0 && d < s.cfg.MaxLockout; shift-- {
+		d *= 2
 	}
-	return s.cfg.MaxLockout
+	return min(d, s.cfg.MaxLockout)
 }
 
 // lockedBy answers an attempt refused by l's lock. RetryAfter is the
