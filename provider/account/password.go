@@ -111,7 +111,7 @@ func (p *Passwords) Change(ctx context.Context, c PasswordChange) error {
 		return err
 	}
 	if !ok {
-		if err := p.signin.failed(ctx, tid, limits, held); err != nil {
+		if err := p.signin.failed(ctx, tid, held); err != nil {
 			return err
 		}
 		return fault.Wrap(ErrWrongPassword, fault.Invalid, "invalidPassword", "The current password is incorrect.")
