@@ -163,8 +163,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
 		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP,
 	})
-	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher, Audit: recorder})
-	accounts := account.New(account.Config{Store: store, Hasher: hasher, DeviceKey: deviceKey, Audit: recorder, Clock: cfg.clock})
+	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher, Audit: recorder, FirstLock: cfg.signInFirstLock})
+	accounts := account.New(account.Config{Store: store, Hasher: hasher, DeviceKey: deviceKey, Audit: recorder, Clock: cfg.clock,
+		FirstLock: cfg.signInFirstLock})
 	pages := web.New(web.Config{
 		URLs: urls, Store: store, Protocol: protocol, Templates: tpl, Cookies: cookies, SignUp: signups,
 		Accounts: accounts, Passwords: passwords,

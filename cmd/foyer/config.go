@@ -56,6 +56,9 @@ type Config struct {
 	// maxStartsPerIP overrides the sign-up flows' per-IP hourly limit
 	// (benchmarks sign up thousands of accounts from one address).
 	maxStartsPerIP int64
+	// signInFirstLock overrides the first sign-in lock (1 s): tests on a
+	// loaded machine hold a lock longer than their requests take.
+	signInFirstLock time.Duration
 	// smtpTLS is the base TLS configuration of the SMTP sender (tests add
 	// their server's CA); nil uses the system roots.
 	smtpTLS *tls.Config

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -33,8 +34,13 @@ func deviceCookie(t *testing.T, b *browser, base string) *http.Cookie {
 	return found
 }
 
+// longLocks makes the first sign-in lock last a minute, longer than a
+// test's requests take on a loaded machine (on a real Redis locks run out in
+// real time).
+func longLocks(c *Config) { c.signInFirstLock = time.Minute }
+
 func TestMaliciousLockout(t *testing.T) {
-	env := startEnv(t)
+	env := startEnv(t, longLocks)
 	c := env.rp(env.a, true, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 	// Alice signs in on her laptop, which keeps a device cookie.
 	laptop := env.browserFrom(t, randomLoopback())

@@ -109,7 +109,7 @@ func TestSignInDoesNotRevealAccounts(t *testing.T) {
 }
 
 func TestSignInLockout(t *testing.T) {
-	env := startEnv(t)
+	env := startEnv(t, longLocks)
 	b := env.browser()
 	var last page
 	for i := 0; i < 6; i++ {

@@ -245,3 +245,17 @@ func TestLockEndInAudit(t *testing.T) {
 		t.Fatalf("the lock's end is not in the audit log")
 	}
 }
+
+// TestFirstLock: the first lock lasts FirstLock and doubles from there.
+func TestFirstLock(t *testing.T) {
+	e := newEnv(t, true)
+	s := e.service(func(c *Config) { c.MaxAccountFailures = 2; c.FirstLock = time.Minute; c.MaxLockout = 3 * time.Minute })
+	for _, want := range []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute} {
+		u, err := s.SignIn(t.Context(), e.tenant, "alice@contoso.example", "wrong", "192.0.2.70")
+		wantInvalidCredentials(t, u, err)
+		if d := e.lockTTL("alice@contoso.example"); d != want {
+			t.Fatalf("lock %v, want %v", d, want)
+		}
+		e.mr.FastForward(want)
+	}
+}

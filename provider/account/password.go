@@ -40,6 +40,7 @@ type PasswordsConfig struct {
 	MaxAccountFailures int64
 	MaxIPFailures      int64
 	MaxLockout         time.Duration
+	FirstLock          time.Duration
 	// Audit records locks and their end (none when nil).
 	Audit *audit.Recorder
 }
@@ -60,7 +61,7 @@ func NewPasswords(cfg PasswordsConfig) *Passwords {
 		signin: New(Config{
 			Store: cfg.Store, Hasher: cfg.Hasher, Window: cfg.Window,
 			MaxAccountFailures: cfg.MaxAccountFailures, MaxIPFailures: cfg.MaxIPFailures, MaxLockout: cfg.MaxLockout,
-			Audit: cfg.Audit,
+			FirstLock: cfg.FirstLock, Audit: cfg.Audit,
 		}),
 	}
 }
@@ -110,7 +111,7 @@ func (p *Passwords) Change(ctx context.Context, c PasswordChange) error {
 		return err
 	}
 	if !ok {
-		if err := p.signin.failed(ctx, tid, limits, held); err != nil {
+		if err := p.signin.failed(ctx, tid, held); err != nil {
 			return err
 		}
 		return fault.Wrap(ErrWrongPassword, fault.Invalid, "invalidPassword", "The current password is incorrect.")

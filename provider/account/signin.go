@@ -40,6 +40,9 @@ type Config struct {
 	MaxIPFailures int64
 	// MaxLockout caps the growing lock (default 15 min).
 	MaxLockout time.Duration
+	// FirstLock is the lock the max-th failure sets; each further failure
+	// doubles it (default 1 s).
+	FirstLock time.Duration
 	// DeviceKey is the HMAC key of device tokens (32 bytes, shared by
 	// replicas). Without it no device token is issued or trusted.
 	DeviceKey []byte
@@ -69,6 +72,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxLockout == 0 {
 		cfg.MaxLockout = 15 * time.Minute
+	}
+	if cfg.FirstLock == 0 {
+		cfg.FirstLock = time.Second
 	}
 	if cfg.MaxDeviceFailures == 0 {
 		cfg.MaxDeviceFailures = 5
@@ -153,7 +159,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (SignedIn, error)
 	}
 	limits := s.limits(mail, a.IP)
 	if dev != "" {
-		limits[0] = limit{counterKey("dev", dev), s.cfg.MaxDeviceFailures, "device", Mask(mail)}
+		limits[0] = limit{key: counterKey("dev", dev), max: s.cfg.MaxDeviceFailures, scope: "device", target: Mask(mail)}
 	}
 	held, err := s.admit(ctx, a.TenantID, limits)
 	if err != nil {
@@ -164,7 +170,7 @@ func (s *Service) Authenticate(ctx context.Context, a Attempt) (SignedIn, error)
 		return SignedIn{}, err
 	}
 	if !ok {
-		if err := s.failed(ctx, a.TenantID, limits, held); err != nil {
+		if err := s.failed(ctx, a.TenantID, held); err != nil {
 			return SignedIn{}, err
 		}
 		return SignedIn{}, invalidCredentials()
@@ -184,14 +190,16 @@ type limit struct {
 	max    int64
 	scope  string // "account", "ip" or "device"
 	target string
+	// n is the count when admit took the limit's lock (held locks only).
+	n int64
 }
 
 // limits returns the counters of an attempt on address from ip: the
 // address's first.
 func (s *Service) limits(address, ip string) []limit {
 	return []limit{
-		{counterKey("acct", address), s.cfg.MaxAccountFailures, "account", Mask(address)},
-		{counterKey("ip", ip), s.cfg.MaxIPFailures, "ip", ip},
+		{key: counterKey("acct", address), max: s.cfg.MaxAccountFailures, scope: "account", target: Mask(address)},
+		{key: counterKey("ip", ip), max: s.cfg.MaxIPFailures, scope: "ip", target: ip},
 	}
 }
 
@@ -227,6 +235,7 @@ func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([
 		if taken > 1 {
 			return nil, s.lockedBy(ctx, tenantID, l)
 		}
+		l.n = n
 		held = append(held, l)
 	}
 	return held, nil
@@ -234,22 +243,18 @@ func (s *Service) admit(ctx context.Context, tenantID string, limits []limit) ([
 
 // failed records the locks a failed attempt leaves behind, and stops
 // trusting a device token that reached its limit.
-func (s *Service) failed(ctx context.Context, tenantID string, limits []limit, held []limit) error {
+func (s *Service) failed(ctx context.Context, tenantID string, held []limit) error {
 	for _, l := range held {
 		if l.scope == "device" {
 			if _, err := s.cfg.Store.Hit(ctx, tenantID, l.key+":revoked", s.cfg.DeviceLifetime); err != nil {
 				return err
 			}
-			s.record(ctx, tenantID, "signInDeviceRevoked", l, nil)
+			s.record(ctx, tenantID, "signInDeviceRevoked", audit.Failure, l, nil)
 			continue
 		}
-		n, err := s.cfg.Store.Count(ctx, tenantID, l.key)
-		if err != nil {
-			return err
-		}
-		d := s.lockFor(n, l.max)
-		s.record(ctx, tenantID, "signInLocked", l, map[string]string{
-			"failures": strconv.FormatInt(n, 10), "lockedUntil": s.cfg.Clock().Add(d).UTC().Format(time.RFC3339)})
+		until := s.cfg.Clock().Add(s.lockFor(l.n, l.max)).UTC().Format(time.RFC3339)
+		s.record(ctx, tenantID, "signInLocked", audit.Failure, l,
+			map[string]string{"failures": strconv.FormatInt(l.n, 10), "lockedUntil": until})
 	}
 	return nil
 }
@@ -264,7 +269,7 @@ func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit
 			return err
 		}
 		if l.scope != "device" {
-			s.record(ctx, tenantID, "signInUnlocked", l, nil)
+			s.record(ctx, tenantID, "signInUnlocked", audit.Success, l, nil)
 		}
 	}
 	if err := s.cfg.Store.ResetCounter(ctx, tenantID, limits[0].key); err != nil {
@@ -278,8 +283,9 @@ func (s *Service) succeeded(ctx context.Context, tenantID string, limits []limit
 	return nil
 }
 
-// record writes a lock event to the tenant's audit log.
-func (s *Service) record(ctx context.Context, tenantID, activity string, l limit, props map[string]string) {
+// record writes a lock event to the tenant's audit log: its scope
+// (account, ip or device) and what it locked (a masked address or an IP).
+func (s *Service) record(ctx context.Context, tenantID, activity, result string, l limit, props map[string]string) {
 	if s.cfg.Audit == nil {
 		return
 	}
@@ -287,22 +293,22 @@ func (s *Service) record(ctx context.Context, tenantID, activity string, l limit
 	for k, v := range props {
 		p[k] = v
 	}
-	result := audit.Failure
-	if activity == "signInUnlocked" {
-		result = audit.Success
+	ev := storage.AuditEvent{Category: audit.CategoryAuthentication, Activity: activity, Result: result,
+		Target: l.target, Properties: p}
+	if result == audit.Failure {
+		ev.Reason = "tooManyAttempts"
 	}
-	s.cfg.Audit.Record(ctx, tenantID, storage.AuditEvent{Category: audit.CategoryAuthentication, Activity: activity,
-		Result: result, Reason: map[string]string{"signInLocked": "tooManyAttempts", "signInDeviceRevoked": "tooManyAttempts"}[activity],
-		Target: l.target, Properties: p})
+	s.cfg.Audit.Record(ctx, tenantID, ev)
 }
 
-// lockFor is the lock set by the n-th failure against max: 1 s, 2 s,
-// 4 s, ... up to MaxLockout.
+// lockFor is the lock set by the n-th failure against max: FirstLock,
+// twice that, four times, ... up to MaxLockout.
 func (s *Service) lockFor(n, max int64) time.Duration {
-	if shift := n - max; shift >= 0 && shift < 20 {
-		return min(time.Second<<shift, s.cfg.MaxLockout)
+	d := s.cfg.FirstLock
+	for shift := n - max; shift > 0 && d < s.cfg.MaxLockout; shift-- {
+		d *= 2
 	}
-	return s.cfg.MaxLockout
+	return min(d, s.cfg.MaxLockout)
 }
 
 // lockedBy answers an attempt refused by l's lock. RetryAfter is the

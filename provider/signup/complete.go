@@ -144,15 +144,15 @@ func extraAttributes(fields []account.ProfileField, extra map[string]string, u *
 // read before; a join finds (or creates) its home tenant here.
 func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u storage.User, pw string) (Result, error) {
 	u.CreationType = "SelfServiceSignUp"
+	created := false
 	if f.Path == PathJoin {
 		u.CreationType = "EmailVerified"
-		t, created, err := s.homeForJoin(ctx, x)
-		if err != nil {
+		var err error
+		if x.tenant, created, err = s.homeForJoin(ctx, x); err != nil {
 			return Result{}, err
 		}
-		x.tenant, x.created = t, created
 	}
-	res := Result{HomeTenantID: x.tenant.ID, CreatedTenant: x.created}
+	res := Result{HomeTenantID: x.tenant.ID, CreatedTenant: created}
 	if err := s.known(ctx, &x, f.Email); err != nil {
 		return res, err
 	}
@@ -185,7 +185,7 @@ func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u sto
 // unmanaged workforce tenant (no Global Administrator). The new tenant's
 // ID is derived from the domain, so parallel sign-ups for one new domain
 // create one tenant. created reports whether this call created it.
-func (s *Service) homeForJoin(ctx context.Context, x situation) (t storage.Tenant, created bool, err error) {
+func (s *Service) homeForJoin(ctx context.Context, x situation) (storage.Tenant, bool, error) {
 	d := x.domain
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 { // another tenant verified the domain meanwhile?

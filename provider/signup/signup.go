@@ -278,8 +278,6 @@ type situation struct {
 	// known is set once the code has proven the address; exists then says
 	// whether the address has an account in tenant.
 	known, exists bool
-	// created is set when this flow's join created tenant.
-	created bool
 }
 
 // situation reads the facts of a flow of kind on path for mail: the app
