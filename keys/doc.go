@@ -89,8 +89,9 @@
 // when a key is decrypted, backendKey converts an RSA key to the binding's
 // form once, and the SigningKey hands go-jose an opaque signer over it, so
 // callers see no difference and RS256 tokens are the same bytes in both
-// builds. ES256 signing and all verification stay in Go in both builds: on
-// the machine measured, OpenSSL 3 was not faster for them. CryptoBackend
+// builds. ES256 signing and all verification stay in Go in both builds:
+// OpenSSL 3 measured no faster for P-256, and RSA verification, off the hot
+// path (access tokens are ES256), gained 4 µs of 30. CryptoBackend
 // names the backend; in the OpenSSL build it returns an error when libcrypto
 // cannot be loaded, and New fails with it, so such a binary never signs with
 // Go's crypto instead. backend_go.go and backend_openssl.go hold the two
