@@ -230,6 +230,7 @@ func (m *msalTenant) serveSPA(t *testing.T) {
 	mux.HandleFunc("GET /msal-browser.min.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(msalDir, "node_modules", "@azure", "msal-browser", "lib", "msal-browser.min.js"))
 	})
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(cfg)
