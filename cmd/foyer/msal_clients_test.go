@@ -101,11 +101,20 @@ func (m *msalTenant) checkResult(t *testing.T, r msalResult) {
 // TestMSALNode runs @azure/msal-node (testdata/msal/msal-node.mjs) against
 // Foyer over HTTPS: getAuthCodeUrl, a sign-in over HTTP with the form,
 // acquireTokenByCode, acquireTokenSilent with forceRefresh,
-// acquireTokenByRefreshToken and logout. The app asks for
+// acquireTokenByRefreshToken and logout, in MSAL's default (AAD) mode and in
+// OIDC mode. The app asks for
 // "https://graph.microsoft.com/User.Read", as an app written for Entra does.
 func TestMSALNode(t *testing.T) {
 	needMSAL(t, false)
 	m := startMSALEnv(t)
+	// MSAL's default mode, and OIDC mode, which reads discovery at
+	// B/{tenant}/.well-known/openid-configuration.
+	for _, mode := range []string{"AAD", "OIDC"} {
+		t.Run(mode, func(t *testing.T) { m.runMSALNode(t, mode) })
+	}
+}
+
+func (m *msalTenant) runMSALNode(t *testing.T, mode string) {
 	env := m.env
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
@@ -120,6 +129,7 @@ func TestMSALNode(t *testing.T) {
 		"FOYER_REDIRECT_URI="+m.webRedir,
 		"FOYER_POST_LOGOUT_URI="+m.webBye,
 		"FOYER_SCOPES=https://graph.microsoft.com/User.Read",
+		"FOYER_PROTOCOL_MODE="+mode,
 	)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -230,6 +240,7 @@ func (m *msalTenant) serveSPA(t *testing.T) {
 	mux.HandleFunc("GET /msal-browser.min.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(msalDir, "node_modules", "@azure", "msal-browser", "lib", "msal-browser.min.js"))
 	})
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(cfg)

@@ -18,7 +18,8 @@
 //
 // Environment (all required): FOYER_AUTHORITY (https://host/tenant),
 // FOYER_KNOWN_AUTHORITY (host:port), FOYER_CLIENT_ID, FOYER_CLIENT_SECRET,
-// FOYER_REDIRECT_URI, FOYER_POST_LOGOUT_URI, FOYER_SCOPES (space-separated).
+// FOYER_REDIRECT_URI, FOYER_POST_LOGOUT_URI, FOYER_SCOPES (space-separated);
+// optional: FOYER_PROTOCOL_MODE (AAD, the default, or OIDC).
 
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
@@ -50,6 +51,9 @@ const cca = new ConfidentialClientApplication({
     knownAuthorities: [need('FOYER_KNOWN_AUTHORITY')],
   },
   system: {
+    // "AAD" (MSAL's default) or "OIDC": discovery at
+    // {authority}/v2.0/.well-known/... or {authority}/.well-known/...
+    protocolMode: process.env.FOYER_PROTOCOL_MODE || 'AAD',
     loggerOptions: {
       logLevel: LogLevel.Warning,
       piiLoggingEnabled: false,
