@@ -172,12 +172,12 @@ func isTimeout(err error) bool {
 func verb() string {
 	var pcs [32]uintptr
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
-	const prefix = "/storage/redisstore.(*Store)."
+	const method = "/storage/redisstore.(*Store)."
 	name := ""
 	for {
 		f, more := frames.Next()
-		if i := strings.Index(f.Function, prefix); i >= 0 {
-			m := f.Function[i+len(prefix):]
+		if i := strings.LastIndex(f.Function, method); i >= 0 {
+			m := f.Function[i+len(method):]
 			if j := strings.IndexByte(m, '.'); j >= 0 {
 				m = m[:j] // a closure inside the method
 			}

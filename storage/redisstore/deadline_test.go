@@ -229,3 +229,23 @@ func TestPoolStats(t *testing.T) {
 		t.Errorf("after one call: %+v, want an idle connection and nothing pending", st)
 	}
 }
+
+func TestVerb(t *testing.T) {
+	s := &Store{}
+	if got := s.ExportedForVerbTest(); got != "ExportedForVerbTest" {
+		t.Errorf("verb in a Store method's closure = %q", got)
+	}
+	if got := verbFromHere(); got != "" {
+		t.Errorf("verb outside any exported name = %q", got)
+	}
+}
+
+// ExportedForVerbTest calls verb as fail would, from a closure.
+func (s *Store) ExportedForVerbTest() string {
+	var got string
+	func() { got = verbFromHere() }()
+	return got
+}
+
+// verbFromHere stands for fail and logFailure (verb skips their frames).
+func verbFromHere() string { return func() string { return verb() }() }
