@@ -8,7 +8,8 @@
 //	ANY  /{tenant}/v2.0/<page>           sign-in and logout pages (provider/web)
 //
 // {tenant} is the tenant's GUID, name or a verified domain (provider/tenancy).
-// Every request gets an X-Request-Id and one JSON log line (log/slog).
+// Every request gets an X-Request-Id, a random GUID (the Graph-style API's
+// request-id too), and one JSON log line (log/slog).
 //
 // Every request also gets a deadline, Config.RequestTimeout from its start
 // (--request-timeout). Redis calls end with it (storage/redisstore), so a

@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/foyer-id/foyer/provider/fault"
 	"github.com/foyer-id/foyer/provider/tenancy"
+	"github.com/foyer-id/foyer/storage"
 	"github.com/foyer-id/foyer/templates"
 )
 
@@ -167,11 +166,10 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+// newRequestID returns a random GUID (from crypto/rand, as storage.NewID):
+// Microsoft Graph's request-id is one, and the Graph-style API sends this
+// ID as its request-id.
+func newRequestID() string { return storage.NewID() }
 
 // requestLog assigns a request ID and writes one log line per request. The
 // query string is left out: it may hold codes and tokens.

@@ -16,7 +16,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 
 var (
 	reDateTime = regexp.MustCompile(`"(createdDateTime|date)": "[^"]+"`)
-	reReqID    = regexp.MustCompile(`"request-id": "[^"]+"`)
+	reReqID    = regexp.MustCompile(`"(client-)?request-id": "[^"]+"`)
 )
 
 // golden compares body, indented and with its volatile values replaced,
@@ -32,7 +32,7 @@ func golden(t *testing.T, name string, body []byte, replace map[string]string) {
 		s = strings.ReplaceAll(s, old, new)
 	}
 	s = reDateTime.ReplaceAllString(s, `"$1": "2006-01-02T15:04:05Z"`)
-	s = reReqID.ReplaceAllString(s, `"request-id": "REQUEST-ID"`)
+	s = reReqID.ReplaceAllString(s, `"${1}request-id": "REQUEST-ID"`)
 	path := filepath.Join("testdata", "graph", name)
 	if *updateGolden {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -319,7 +319,8 @@ func wantStatus(t *testing.T, r graphResp, status int) {
 }
 
 // wantGraphError checks Graph's error envelope: status, code, a message,
-// innerError's date and request-id (the X-Request-Id of the response).
+// innerError's date, request-id (a GUID, the X-Request-Id and request-id
+// of the response) and client-request-id (the header of the response).
 func wantGraphError(t *testing.T, r graphResp, status int, code string) {
 	t.Helper()
 	wantStatus(t, r, status)
@@ -335,8 +336,11 @@ func wantGraphError(t *testing.T, r graphResp, status int, code string) {
 	}
 	inner, _ := e["innerError"].(map[string]any)
 	id, _ := inner["request-id"].(string)
-	if id == "" || id != r.header.Get("X-Request-Id") || id != r.header.Get("request-id") {
+	if !storage.IsID(id) || id != r.header.Get("X-Request-Id") || id != r.header.Get("request-id") {
 		t.Fatalf("innerError.request-id %q, X-Request-Id %q, request-id %q", id, r.header.Get("X-Request-Id"), r.header.Get("request-id"))
+	}
+	if cid, _ := inner["client-request-id"].(string); cid == "" || cid != r.header.Get("client-request-id") {
+		t.Fatalf("innerError.client-request-id %q, client-request-id %q", cid, r.header.Get("client-request-id"))
 	}
 	date, _ := inner["date"].(string)
 	if d, err := time.Parse(time.RFC3339, date); err != nil || time.Since(d) > time.Minute {

@@ -230,7 +230,10 @@ func TestGraphPermissionTable(t *testing.T) {
 				r = w.call(t, http.MethodGet, "/v1.0/nonsense", read, nil)
 				wantGraphError(t, r, http.StatusNotFound, "Request_ResourceNotFound")
 				r = w.call(t, http.MethodPut, "/v1.0/me", read, "{}")
-				wantGraphError(t, r, http.StatusNotFound, "Request_ResourceNotFound")
+				wantGraphError(t, r, http.StatusMethodNotAllowed, "Request_BadRequest")
+				if a := r.header.Get("Allow"); a != "GET, HEAD, PATCH" {
+					t.Fatalf("Allow %q", a)
+				}
 			})
 		})
 	}

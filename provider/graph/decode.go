@@ -2,11 +2,13 @@ package graph
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -16,31 +18,90 @@ import (
 	"github.com/foyer-id/foyer/storage"
 )
 
-// maxBody is the largest request body accepted.
+// maxBody is the largest request body accepted, after any decoding.
 const maxBody = 64 << 10
 
-// readBody checks the media type and size of a JSON request body and
-// returns it, before any parsing: 415 for another media type, 413 for a
-// body over maxBody (by Content-Length, or while reading one of unknown
-// length).
+// maxCompressed bounds a gzip body as sent: a body that decodes to at most
+// maxBody is at most this long (deflate's stored blocks add 5 bytes per
+// 64 KiB, gzip's header and trailer 18, a file name or comment more).
+const maxCompressed = maxBody + 1024
+
+// readBody checks the media type, content coding and size of a JSON
+// request body and returns it decoded, before any parsing: 415 for another
+// media type or a content coding other than gzip (with Accept-Encoding:
+// gzip, RFC 9110 section 15.5.16, so that the SDKs retry uncompressed);
+// 413 for a body over maxBody, by Content-Length or while reading, after
+// decoding: a gzip body is inflated only up to one byte past the limit, so
+// a small bomb costs no more than a large plain body.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	cts := r.Header.Values("Content-Type")
 	if len(cts) != 1 || !jsonMediaType(cts[0]) {
 		return nil, fault.New(fault.UnsupportedMedia, "UnsupportedMediaType",
 			"The request body must have Content-Type application/json.")
 	}
-	if r.ContentLength > maxBody {
+	gzipped, err := contentCoding(r.Header.Values("Content-Encoding"))
+	if err != nil {
+		w.Header().Set("Accept-Encoding", "gzip")
+		return nil, err
+	}
+	limit := int64(maxBody)
+	if gzipped {
+		limit = maxCompressed
+	}
+	if r.ContentLength > limit {
 		return nil, tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var in io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if gzipped {
+		zr, err := gzip.NewReader(in)
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return nil, tooLarge()
+		case err != nil:
+			return nil, notGzip(err)
+		}
+		defer zr.Close()
+		in = io.LimitReader(zr, maxBody+1)
+	}
+	body, err := io.ReadAll(in)
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe):
+	case errors.As(err, &mbe) || len(body) > maxBody:
 		return nil, tooLarge()
+	case gzipped && err != nil:
+		return nil, notGzip(err)
 	case err != nil:
 		return nil, badRequest("The request body could not be read.")
 	}
 	return body, nil
+}
+
+// contentCoding reports whether a body with these Content-Encoding header
+// values is gzip-compressed: none or identity is plain, gzip (or its alias
+// x-gzip, RFC 9110 section 8.4.1.3) once is gzip; anything else, several
+// codings included, is refused with 415.
+func contentCoding(values []string) (gzipped bool, err error) {
+	var codings []string
+	for _, v := range values {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	switch {
+	case len(codings) == 0:
+		return false, nil
+	case len(codings) == 1 && (codings[0] == "gzip" || codings[0] == "x-gzip"):
+		return true, nil
+	}
+	return false, fault.New(fault.UnsupportedMedia, "UnsupportedMediaType",
+		"The request body's Content-Encoding must be gzip, or none.")
+}
+
+func notGzip(err error) error {
+	return fault.Wrap(err, fault.Invalid, codeBadRequest, "The request body is not valid gzip data.")
 }
 
 // readInput checks a write's query options (none may change a write),
@@ -61,19 +122,37 @@ func tooLarge() error {
 		"The request body is larger than "+strconv.Itoa(maxBody>>10)+" KiB.")
 }
 
-// jsonMediaType reports whether ct is application/json with at most a
-// charset parameter of utf-8.
+// jsonMediaType reports whether ct is application/json whose parameters
+// are at most a charset of utf-8 and OData's format parameters with their
+// defined values (OData JSON Format 4.01 section 3: odata.metadata,
+// odata.streaming, IEEE754Compatible, ExponentialDecimals, and 4.01's
+// names without the odata. prefix), which the Graph SDKs may send. The
+// parameters change nothing here: a body is read the same way whatever
+// they say (no property of a body is a number).
 func jsonMediaType(ct string) bool {
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return false
 	}
 	for k, v := range params {
-		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+		allowed, ok := jsonParams[k] // mime lower-cases the names
+		if !ok || !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, v) }) {
 			return false
 		}
 	}
 	return true
+}
+
+// jsonParams are the parameters of application/json accepted in a
+// request's Content-Type, by lower-case name, with their values.
+var jsonParams = map[string][]string{
+	"charset":             {"utf-8"},
+	"odata.metadata":      {"minimal", "full", "none"},
+	"metadata":            {"minimal", "full", "none"},
+	"odata.streaming":     {"true", "false"},
+	"streaming":           {"true", "false"},
+	"ieee754compatible":   {"true", "false"},
+	"exponentialdecimals": {"true", "false"},
 }
 
 // kind is the JSON type of a property.
@@ -152,6 +231,7 @@ func malformed() error { return badRequest("The request body is not well-formed 
 // readObject reads the members of an object whose '{' was read.
 func readObject(dec *json.Decoder, s *schema, prefix string) (fields, error) {
 	f := fields{}
+	seen := map[string]bool{} // annotations read
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -164,8 +244,15 @@ func readObject(dec *json.Decoder, s *schema, prefix string) (fields, error) {
 		if !ok {
 			return nil, malformed()
 		}
-		if _, dup := f[name]; dup {
+		if _, dup := f[name]; dup || seen[name] {
 			return nil, badRequest("Property " + shown(prefix+name) + " appears more than once.")
+		}
+		if strings.HasPrefix(name, "@") {
+			seen[name] = true
+			if err := readAnnotation(dec, s, prefix, name); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		p, ok := s.props[name]
 		if !ok {
@@ -183,6 +270,53 @@ func readObject(dec *json.Decoder, s *schema, prefix string) (fields, error) {
 		}
 	}
 	return f, nil
+}
+
+// readAnnotation reads the value of an OData instance annotation of an
+// object (a member whose name starts with @), which is not one of its
+// properties and never lands in its fields. The Graph SDKs write the
+// object's type, "@odata.type": "#microsoft.graph.user": it must name the
+// schema's type (a body of another type is refused), and null, which
+// the JavaScript SDK writes for an unset one, is the same as leaving it
+// out, as Graph takes it. A body read back from a GET may carry
+// @odata.context, @odata.id or @odata.etag: they are ignored, as the
+// target is the request's URL. Any other annotation is refused, as an
+// unknown property is.
+func readAnnotation(dec *json.Decoder, s *schema, prefix, name string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return malformed()
+	}
+	str, isString := tok.(string)
+	switch name {
+	case "@odata.type":
+		want := "#" + s.typeName
+		switch {
+		case tok == nil:
+			return nil
+		case !isString:
+			return badRequest("Annotation " + shown(prefix+name) + " must be a string or null.")
+		case !strings.HasPrefix(s.typeName, "microsoft.graph.") || str != want:
+			return badRequest("Annotation " + shown(prefix+name) + " names the type " + shown(str) +
+				"; this body " + bodyType(s) + ".")
+		}
+		return nil
+	case "@odata.context", "@odata.id", "@odata.etag":
+		if tok != nil && !isString {
+			return badRequest("Annotation " + shown(prefix+name) + " must be a string or null.")
+		}
+		return nil
+	}
+	return badRequest("Annotation " + shown(prefix+name) + " is not supported on type '" + s.typeName + "'.")
+}
+
+// bodyType completes a refusal of @odata.type: the type the body must
+// have, or that it has none to name.
+func bodyType(s *schema) string {
+	if strings.HasPrefix(s.typeName, "microsoft.graph.") {
+		return "must be of type '#" + s.typeName + "'"
+	}
+	return "takes no @odata.type"
 }
 
 func readValue(dec *json.Decoder, p property, name string) (value, error) {

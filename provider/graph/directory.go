@@ -142,7 +142,50 @@ func (a *API) listConsents(w http.ResponseWriter, r *http.Request, c *caller) er
 	return nil
 }
 
-// revokeConsent serves DELETE /me/oauth2PermissionGrants/{id}: the
+// ownConsent returns the caller's consent with the request's {id}, or 404:
+// a user reads and revokes only their own consents, and the ID of anyone
+// else's gets the answer of an ID that does not exist (the caller's own
+// list is all that is read).
+func (a *API) ownConsent(r *http.Request, c *caller) (storage.Consent, error) {
+	id := r.PathValue("id")
+	cs, err := a.cfg.Store.ListConsents(r.Context(), c.tenant.ID, c.user.ID)
+	if err != nil {
+		return storage.Consent{}, err
+	}
+	i := slices.IndexFunc(cs, func(x storage.Consent) bool { return x.ID == id })
+	if i < 0 {
+		return storage.Consent{}, notFound()
+	}
+	return cs[i], nil
+}
+
+// getConsent serves GET /me/oauth2PermissionGrants/{id} and GET
+// /oauth2PermissionGrants/{id} (the Graph SDKs' typed request for one
+// grant): one of the caller's consents, as listConsents lists it.
+func (a *API) getConsent(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.need(scopeUserRead, scopeUserReadWrite); err != nil {
+		return err
+	}
+	opts, err := queryOptions(r, "$select")
+	if err != nil {
+		return err
+	}
+	v, ok := opts["$select"]
+	sel, err := parseSelect(v, ok, "oAuth2PermissionGrant", consentProperties)
+	if err != nil {
+		return err
+	}
+	x, err := a.ownConsent(r, c)
+	if err != nil {
+		return err
+	}
+	ctx := member{"@odata.context", a.contextURL("oauth2PermissionGrants", sel, true)}
+	a.writeJSON(w, r, http.StatusOK, a.consentObject(x).with(ctx).pick(sel))
+	return nil
+}
+
+// revokeConsent serves DELETE /me/oauth2PermissionGrants/{id} and DELETE
+// /oauth2PermissionGrants/{id} (the Graph SDKs' typed request): the
 // consent is deleted and every grant of that app for the caller revoked,
 // so its refresh and access tokens stop working at once. Grants are
 // revoked before and after the deletion, so that a retry after a failure
@@ -155,16 +198,11 @@ func (a *API) revokeConsent(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	ctx := r.Context()
-	id := r.PathValue("id")
-	cs, err := a.cfg.Store.ListConsents(ctx, c.tenant.ID, c.user.ID)
+	x, err := a.ownConsent(r, c)
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(cs, func(x storage.Consent) bool { return x.ID == id })
-	if i < 0 {
-		return notFound()
-	}
-	client := cs[i].ClientID
+	id, client := x.ID, x.ClientID
 	revoke := func() error {
 		for _, tid := range grantTenants(c.tenant.ID) {
 			if _, err := a.cfg.Store.RevokeUserGrants(ctx, tid, c.user.ID, client); err != nil {
@@ -183,7 +221,7 @@ func (a *API) revokeConsent(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	a.record(r, c, storage.AuditEvent{Activity: "consentRevoked", Category: categoryApplications, Target: client,
-		Properties: map[string]string{"scope": strings.Join(cs[i].Scopes, " ")}})
+		Properties: map[string]string{"scope": strings.Join(x.Scopes, " ")}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -199,7 +237,6 @@ const categoryRoles = "RoleManagement"
 
 var roleAssignmentBody = &schema{typeName: "microsoft.graph.unifiedRoleAssignment",
 	props: map[string]property{
-		"@odata.type":      {kind: kindString, check: exactly("#microsoft.graph.unifiedRoleAssignment")},
 		"principalId":      {kind: kindString, required: true, check: guid},
 		"roleDefinitionId": {kind: kindString, required: true, check: exactly(globalAdminRoleID)},
 		"directoryScopeId": {kind: kindString, required: true, check: exactly("/")},

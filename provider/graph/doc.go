@@ -49,13 +49,37 @@
 // # Request bodies
 //
 // Bodies are JSON objects of at most 64 KiB (413 before any parsing) with
-// Content-Type application/json (charset utf-8 allowed; otherwise 415).
-// They are decoded strictly, token by token: property names must match
+// Content-Type application/json (charset utf-8 and OData's format
+// parameters, odata.metadata, odata.streaming, IEEE754Compatible, allowed;
+// otherwise 415). A body may be gzip-compressed (Content-Encoding: gzip,
+// as the Microsoft Graph SDKs send every body): the limit applies to what
+// it decodes to, and inflating stops one byte past it, so a gzip bomb gets
+// 413 for the price of 64 KiB; any other coding gets 415 with
+// Accept-Encoding: gzip, on which the SDKs retry uncompressed.
+// Bodies are decoded strictly, token by token: property names must match
 // exactly (encoding/json would match case-insensitively), appear once, and
 // be settable by the operation; values must have the property's type;
-// nothing may follow the object. The first problem gives 400 naming the
-// property, and nothing is written: every value is validated before the one
-// compare-and-swap update.
+// nothing may follow the object. OData annotations are not properties:
+// "@odata.type" must name the body's type (the SDKs send
+// "#microsoft.graph.user" in a user PATCH), null standing for none;
+// @odata.context, @odata.id and @odata.etag are ignored; others are
+// refused. The first problem gives 400 naming the property, and nothing
+// is written: every value is validated before the one compare-and-swap
+// update.
+//
+// # Microsoft Graph's conventions
+//
+// Every answer carries request-id (the router's request ID, a GUID) and
+// client-request-id (the client's, echoed, or the request-id when it sent
+// none); the error envelope's innerError has both. A path the API serves,
+// asked with another method, gets 405 with Allow (read from the route
+// table). Users have Graph's default /me properties: businessPhones (an
+// empty array), mobilePhone and officeLocation (null) too, which Foyer
+// does not keep and nobody can set. One consent grant is read at GET
+// /me/oauth2PermissionGrants/{id} or /oauth2PermissionGrants/{id} and
+// revoked at DELETE /me/oauth2PermissionGrants/{id} or
+// /oauth2PermissionGrants/{id} (the SDKs' typed requests): always the
+// caller's own, another user's being as unknown as a missing one.
 //
 // # Changes
 //
@@ -80,8 +104,10 @@
 // Any origin may call the API from a browser (CORS, as Microsoft Graph
 // allows): the API authenticates by the bearer token alone and never reads
 // a cookie, so a page can do nothing with it that the token's holder could
-// not. Preflights allow GET, POST, PATCH and DELETE with the Authorization
-// and Content-Type headers for 10 minutes; answers, errors included,
-// expose WWW-Authenticate, Retry-After, request-id and Location, and never
-// allow credentials.
+// not. Preflights allow GET, POST, PATCH and DELETE with the Authorization,
+// Content-Type and Content-Encoding headers and those the Graph SDKs send
+// (SdkVersion, client-request-id, return-client-request-id,
+// ConsistencyLevel, Prefer) for 10 minutes; answers, errors included,
+// expose WWW-Authenticate, Retry-After, request-id, client-request-id,
+// Location and Allow, and never allow credentials.
 package graph

@@ -64,8 +64,9 @@ var graphCodes = map[string]string{
 func status(err error) int { return fault.Status(err) }
 
 type innerError struct {
-	Date      string `json:"date"`
-	RequestID string `json:"request-id"`
+	Date            string `json:"date"`
+	RequestID       string `json:"request-id"`
+	ClientRequestID string `json:"client-request-id"`
 }
 
 type errorBody struct {
@@ -76,7 +77,7 @@ type errorBody struct {
 
 // writeError answers with Graph's error envelope:
 //
-//	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…"}}}
+//	{"error":{"code":"…","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 //
 // with the challenge of RFC 6750 on 401 and on insufficient scope, and
 // Retry-After when the error has one. Server-side failures are logged with
@@ -110,9 +111,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body := struct {
 		Error errorBody `json:"error"`
 	}{errorBody{
-		Code:       code,
-		Message:    e.Message,
-		InnerError: innerError{Date: a.cfg.Clock().UTC().Format(time.RFC3339), RequestID: a.requestID(w, r)},
+		Code:    code,
+		Message: e.Message,
+		InnerError: innerError{Date: a.cfg.Clock().UTC().Format(time.RFC3339),
+			RequestID: h.Get("request-id"), ClientRequestID: h.Get("client-request-id")},
 	}}
 	a.writeJSON(w, r, st, body)
 }
@@ -156,21 +158,4 @@ func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, st int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(st)
 	w.Write(b)
-}
-
-// requestID is the request's ID: Config.RequestID's, else the X-Request-Id
-// the router set on the response. It is also sent as Graph's request-id
-// header.
-func (a *API) requestID(w http.ResponseWriter, r *http.Request) string {
-	id := ""
-	if a.cfg.RequestID != nil {
-		id = a.cfg.RequestID(r.Context())
-	}
-	if id == "" {
-		id = w.Header().Get("X-Request-Id")
-	}
-	if id != "" {
-		w.Header().Set("request-id", id)
-	}
-	return id
 }

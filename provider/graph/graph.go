@@ -118,17 +118,60 @@ func New(cfg Config) *API {
 	a.cors = cors.New(cors.Options{
 		AllowedOrigins: []string{"*"},
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-		AllowedHeaders: []string{"Authorization", "Content-Type"},
-		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "request-id", "Location"},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding",
+			// The Graph SDKs' headers.
+			"SdkVersion", "client-request-id", "return-client-request-id", "ConsistencyLevel", "Prefer"},
+		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "request-id", "client-request-id", "Location", "Allow"},
 		MaxAge:         600,
 	})
 	return a
 }
 
-// ServeHTTP implements http.Handler. A CORS preflight is answered here;
+// ServeHTTP implements http.Handler. Every answer carries Graph's
+// request-id and client-request-id. A CORS preflight is answered here;
 // every other request goes to its endpoint.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.stampIDs(w, r)
 	a.cors.ServeHTTP(w, r, a.mux.ServeHTTP)
+}
+
+// stampIDs sets Graph's request-id header, the request's ID
+// (Config.RequestID's, else the X-Request-Id the router set, else a new
+// GUID), and client-request-id: the one the client sent (the SDKs send a
+// GUID with every request), when it is a plausible ID, else the
+// request-id, as Graph answers a request that sent none.
+func (a *API) stampIDs(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	id := ""
+	if a.cfg.RequestID != nil {
+		id = a.cfg.RequestID(r.Context())
+	}
+	if id == "" {
+		id = h.Get("X-Request-Id")
+	}
+	if id == "" {
+		id = storage.NewID()
+	}
+	h.Set("request-id", id)
+	client := id
+	if vs := r.Header.Values("client-request-id"); len(vs) == 1 && plausibleID(vs[0]) {
+		client = vs[0]
+	}
+	h.Set("client-request-id", client)
+}
+
+// plausibleID reports whether a client's request ID may be echoed: 1 to
+// 128 visible ASCII characters.
+func plausibleID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // handler is an endpoint: it runs for an authenticated caller and returns
@@ -141,7 +184,10 @@ func (a *API) routes() {
 		"PATCH /v1.0/me":                                      a.patchMe,
 		"POST /v1.0/me/changePassword":                        a.changePassword,
 		"GET /v1.0/me/oauth2PermissionGrants":                 a.listConsents,
+		"GET /v1.0/me/oauth2PermissionGrants/{id}":            a.getConsent,
 		"DELETE /v1.0/me/oauth2PermissionGrants/{id}":         a.revokeConsent,
+		"GET /v1.0/oauth2PermissionGrants/{id}":               a.getConsent,
+		"DELETE /v1.0/oauth2PermissionGrants/{id}":            a.revokeConsent,
 		"GET /v1.0/users":                                     a.listUsers,
 		"POST /v1.0/users":                                    a.createUser,
 		"GET /v1.0/users/{id}":                                a.getUser,
@@ -380,9 +426,32 @@ func (a *API) record(r *http.Request, c *caller, e storage.AuditEvent) {
 	a.cfg.Audit.Record(r.Context(), c.tenant.ID, e)
 }
 
-// noSuchResource answers paths and methods the API does not serve.
+// noSuchResource answers what no route serves: 405 with Allow for a path
+// the API serves with other methods, 404 for any other path.
 func (a *API) noSuchResource(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if allow := a.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return fault.New(fault.MethodNotAllowed, codeBadRequest,
+			"The HTTP method "+shown(r.Method)+" is not allowed for this resource; it allows "+strings.Join(allow, ", ")+".")
+	}
 	return fault.New(fault.NotFound, codeNotFound, "Resource not found for the segment or method.")
+}
+
+// routeMethods are the methods the routes use; HEAD is served wherever
+// GET is (as http.ServeMux does).
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodDelete}
+
+// allowed returns the methods a route serves r's path with, asking the
+// mux itself, so that the answer follows the route table.
+func (a *API) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range routeMethods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := a.mux.Handler(probe); pattern != "/v1.0/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // emptyDirectory serves groups and devices, which Foyer does not have:

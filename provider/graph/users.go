@@ -15,6 +15,14 @@ import (
 )
 
 // userObject is u in Graph's user shape; unset properties are null.
+//
+// It has Graph's default /me set (businessPhones, displayName, givenName,
+// jobTitle, mail, mobilePhone, officeLocation, preferredLanguage, surname,
+// userPrincipalName, id), so that an app written for Graph finds every
+// property it reads there. Foyer keeps no telephone numbers or offices:
+// businessPhones is always an empty array (Graph never writes it null),
+// mobilePhone and officeLocation always null, and none of the three can be
+// set (userKnown: 400 naming the property).
 func userObject(u storage.User) object { return appendUser(nil, u) }
 
 // appendUser appends the members of userObject(u) to o.
@@ -25,12 +33,15 @@ func appendUser(o object, u storage.User) object {
 	}
 	return append(o,
 		member{"id", u.ID},
+		member{"businessPhones", []string{}},
 		member{"displayName", nullable(u.DisplayName)},
 		member{"givenName", nullable(u.GivenName)},
 		member{"surname", nullable(u.Surname)},
 		member{"mail", nullable(u.Mail)},
 		member{"userPrincipalName", nullable(u.UserPrincipalName)},
 		member{"jobTitle", nullable(u.JobTitle)},
+		member{"mobilePhone", nil},
+		member{"officeLocation", nil},
 		member{"city", nullable(u.City)},
 		member{"country", nullable(u.Country)},
 		member{"postalCode", nullable(u.PostalCode)},
