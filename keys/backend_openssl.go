@@ -75,7 +75,9 @@ func backendKey(alg string, priv crypto.Signer) (any, crypto.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: RSA key to OpenSSL: %w", err)
 	}
-	s := &opensslRSA{pub: &k.PublicKey, priv: ossl}
+	// A copy of the public key, so that no pointer into k keeps Go's
+	// private key alive.
+	s := &opensslRSA{pub: &rsa.PublicKey{N: new(big.Int).Set(k.N), E: k.E}, priv: ossl}
 	// cryptosigner hashes the signing input and hands the digest to s.
 	return cryptosigner.Opaque(s), s, nil
 }
