@@ -136,7 +136,7 @@ func TestGraphPatchMe(t *testing.T) {
 // sign-in lockout, the new one through the tenant's policy; a change ends
 // every other session and refresh token but the caller's.
 func TestGraphChangePassword(t *testing.T) {
-	w := startGraphWorld(t)
+	w := startGraphWorld(t, longLocks) // the lock test below must outlast a loaded machine
 	w2 := w.w2
 	one, two := w.as(w2, "m2"), w.as(w2, "m2") // two browsers, two SSO sessions
 	caller := one.token(t, "web", "openid", "offline_access", "User.Read", "Directory.AccessAsUser.All")
