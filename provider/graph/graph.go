@@ -200,7 +200,7 @@ func (a *API) routes() {
 		"GET /v1.0/groups/{rest...}":                          a.emptyDirectory(""),
 		"GET /v1.0/devices":                                   a.emptyDirectory("devices"),
 		"GET /v1.0/devices/{rest...}":                         a.emptyDirectory(""),
-		"/v1.0/":                                              a.noSuchResource,
+		catchAll:                                              a.noSuchResource,
 	} {
 		a.mux.Handle(pattern, a.authenticated(h))
 	}
@@ -437,6 +437,9 @@ func (a *API) noSuchResource(w http.ResponseWriter, r *http.Request, c *caller) 
 	return fault.New(fault.NotFound, codeNotFound, "Resource not found for the segment or method.")
 }
 
+// catchAll is the route of every request no other route serves.
+const catchAll = "/v1.0/"
+
 // routeMethods are the methods the routes use; HEAD is served wherever
 // GET is (as http.ServeMux does).
 var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodDelete}
@@ -447,7 +450,7 @@ func (a *API) allowed(r *http.Request) []string {
 	var out []string
 	for _, m := range routeMethods {
 		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
-		if _, pattern := a.mux.Handler(probe); pattern != "/v1.0/" && pattern != "" {
+		if _, pattern := a.mux.Handler(probe); pattern != catchAll && pattern != "" {
 			out = append(out, m)
 		}
 	}
