@@ -22,9 +22,9 @@ func (s *Store) CreateFlow(ctx context.Context, tenantID string, f storage.Flow,
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "flow", f.ID), raw, atLeastMS(ttl)).Result()
+	ok, err := s.createNX(ctx, tkey(tenantID, "flow", f.ID), raw, atLeastMS(ttl), "", "")
 	if err != nil {
-		return fail(ctx, err)
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: flow %s", storage.ErrExists, f.ID)
@@ -232,7 +232,7 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, consentID s
 	// The script deletes the consent only if it still has the ID, and
 	// answers nil, which fail turns into storage.ErrNotFound, if it does
 	// not: a parallel delete won, or the consent was deleted and put anew.
-	raw, err := deleteConsent.Run(ctx, s.rdb, keys, consentID, cs[i].ClientID).Text()
+	raw, err := s.evalOp(ctx, deleteConsent, opID(ctx), keys, consentID, cs[i].ClientID).Text()
 	if err != nil {
 		return storage.Consent{}, fail(ctx, err)
 	}
