@@ -1,6 +1,7 @@
 package signup
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -169,7 +170,13 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 			return res, refusal("appSignUpDisabled", "This application does not let you create an account. Ask its owner for access.")
 		}
 	}
-	if _, err := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); err == nil {
+	// The flow's account ID: an account under it at the address is this
+	// flow's own, created by an attempt whose answer was lost.
+	uid := cmp.Or(f.Data[dataUser], storage.NewID())
+	if id, err := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); err == nil {
+		if id == uid {
+			return s.created(ctx, res, t.ID, uid)
+		}
 		return res, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return res, err
@@ -181,7 +188,7 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 	if err != nil {
 		return Result{}, err
 	}
-	u.ID = storage.NewID()
+	u.ID = uid
 	u.Mail, u.UserPrincipalName = f.Email, f.Email
 	u.UserType = "Member"
 	u.AccountEnabled = true
@@ -189,8 +196,21 @@ func (s *Service) create(ctx context.Context, f storage.Flow, u storage.User, pw
 	u.Identities = []storage.ObjectIdentity{{SignInType: "emailAddress", Issuer: t.Name, IssuerAssignedID: f.Email}}
 	if err := s.cfg.Store.CreateUser(ctx, t.ID, u, hash); err != nil {
 		if errors.Is(err, storage.ErrExists) {
+			if id, _ := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); id == uid {
+				return s.created(ctx, res, t.ID, uid)
+			}
 			return Result{}, fault.New(fault.Conflict, "accountExists", "You already have an account with this email address. Sign in instead.")
 		}
+		return Result{}, err
+	}
+	res.User = u
+	return res, nil
+}
+
+// created returns the account an earlier attempt of the flow created.
+func (s *Service) created(ctx context.Context, res Result, tenantID, userID string) (Result, error) {
+	u, err := s.cfg.Store.GetUser(ctx, tenantID, userID)
+	if err != nil {
 		return Result{}, err
 	}
 	res.User = u

@@ -134,6 +134,10 @@ const (
 	dataBinding = "binding"
 	dataHome    = "home"
 	dataApp     = "app"
+	// dataUser is the ID of the account a sign-up flow creates, chosen
+	// once, when the flow is advanced to create it: a completion repeated
+	// after its answer was lost finds its own account.
+	dataUser = "user"
 )
 
 // CodeLifetime is how long a code is valid.
@@ -546,6 +550,12 @@ func (s *Service) advance(ctx context.Context, tenantID, id, binding, from strin
 			return errFlow()
 		}
 		f.Step = stepDone
+		if f.Kind == storage.FlowSignUp && f.Data[dataUser] == "" {
+			if f.Data == nil {
+				f.Data = map[string]string{}
+			}
+			f.Data[dataUser] = storage.NewID()
+		}
 		return nil
 	})
 }

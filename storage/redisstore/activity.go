@@ -223,8 +223,15 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, consentID s
 	if err != nil {
 		return storage.Consent{}, err
 	}
+	op := opID(ctx)
 	i := slices.IndexFunc(cs, func(c storage.Consent) bool { return c.ID == consentID })
 	if i < 0 {
+		// Gone: perhaps deleted by this very operation, whose answer is
+		// recorded.
+		index := userConsents(tenantID, userID)
+		if raw, err := s.rdb.Get(ctx, opKey(index, op)).Result(); err == nil {
+			return decode[storage.Consent](index, raw)
+		}
 		return storage.Consent{}, fmt.Errorf("%w: consent %s", storage.ErrNotFound, consentID)
 	}
 	key := consentKey(tenantID, userID, cs[i].ClientID)
@@ -232,7 +239,7 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, consentID s
 	// The script deletes the consent only if it still has the ID, and
 	// answers nil, which fail turns into storage.ErrNotFound, if it does
 	// not: a parallel delete won, or the consent was deleted and put anew.
-	raw, err := s.evalOp(ctx, deleteConsent, opID(ctx), keys, consentID, cs[i].ClientID).Text()
+	raw, err := s.evalOp(ctx, deleteConsent, op, keys, consentID, cs[i].ClientID).Text()
 	if err != nil {
 		return storage.Consent{}, fail(ctx, err)
 	}
