@@ -104,7 +104,20 @@ func (s *opStorage) exchangeGrant(ctx context.Context, ar *authRequest, life tim
 		raw = sso.NewSecret()
 		g.SealedRefresh = sealFor(st.code, labelCodeRefresh, g.ID, raw)
 	}
+	if st.repeated {
+		// A replay of the code revoked what it issued and forbids issuing
+		// more, also when the first attempt never created the grant.
+		if err := s.codeNotReplayed(ctx, g.TenantID, g.ID); err != nil {
+			return g, "", err
+		}
+	}
 	err := s.store.CreateGrant(ctx, g.TenantID, g)
+	if err == nil && st.repeated {
+		// Checked again now that the grant exists: a replay that marked
+		// the code before this point is seen here, and one that marks it
+		// after revokes this grant itself.
+		err = s.codeNotReplayed(ctx, g.TenantID, g.ID)
+	}
 	if err == nil || !st.repeated || !errors.Is(err, storage.ErrExists) {
 		if err == nil && refresh {
 			err = s.store.SaveRefreshToken(ctx, g.TenantID, s.refreshToken(g, raw))
@@ -123,7 +136,7 @@ func (s *opStorage) exchangeGrant(ctx context.Context, ar *authRequest, life tim
 	}
 	raw, ok := openFor(st.code, labelCodeRefresh, g.ID, g.SealedRefresh)
 	if !ok {
-		return g, "", s.codeReplayed(ctx, g.TenantID, g.ID)
+		return g, "", s.codeReplayed(ctx, g.TenantID, st.code, g.ID)
 	}
 	switch _, err := s.store.GetRefreshToken(ctx, g.TenantID, sso.Hash(raw)); {
 	case errors.Is(err, storage.ErrNotFound):
@@ -131,19 +144,40 @@ func (s *opStorage) exchangeGrant(ctx context.Context, ar *authRequest, life tim
 		return g, raw, err
 	case errors.Is(err, storage.ErrConsumed):
 		// The client used the token it got: this is not its retry.
-		return g, "", s.codeReplayed(ctx, g.TenantID, g.ID)
+		return g, "", s.codeReplayed(ctx, g.TenantID, st.code, g.ID)
 	case err != nil:
 		return g, "", err
 	}
 	return g, raw, nil
 }
 
-// codeReplayed revokes the grant a replayed code issued and returns the
-// error the token endpoint answers (RFC 6749 section 4.1.2).
-func (s *opStorage) codeReplayed(ctx context.Context, tid, grantID string) error {
+// codeReplayed marks the code replayed, revokes the grant it issued and
+// returns the error the token endpoint answers (RFC 6749 section 4.1.2).
+// The mark keeps a repeated exchange from issuing anything after it.
+func (s *opStorage) codeReplayed(ctx context.Context, tid, code, grantID string) error {
+	err := s.store.PutOnce(ctx, tid, kindReplayed, sso.Hash(code), []byte{'1'}, s.cfg.CodeReplayWindow)
+	if err != nil && !errors.Is(err, storage.ErrExists) {
+		return err
+	}
 	if err := s.store.RevokeGrant(ctx, tid, grantID); err != nil {
 		return err
 	}
 	s.cfg.Logger.WarnContext(ctx, "authorization code replayed; grant revoked", "tenant", tid, "grant", grantID)
 	return oidc.ErrInvalidGrant().WithDescription("code already used")
+}
+
+// codeNotReplayed fails a repeated exchange, revoking its grant, if the
+// code was marked replayed. Only repeated exchanges pay for the check.
+func (s *opStorage) codeNotReplayed(ctx context.Context, tid, grantID string) error {
+	_, err := s.store.TakeOnce(ctx, tid, kindReplayed, sso.Hash(state(ctx).code), s.cfg.CodeReplayWindow)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err == nil || errors.Is(err, storage.ErrConsumed):
+		if err := s.store.RevokeGrant(ctx, tid, grantID); err != nil {
+			return err
+		}
+		return oidc.ErrInvalidGrant().WithDescription("code already used")
+	}
+	return err
 }

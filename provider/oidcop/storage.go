@@ -43,6 +43,9 @@ const (
 	kindCode   = "code"   // SHA-256(code) -> codeRecord
 	kindIssued = "issued" // auth request ID -> "1" once a code was issued for it
 	kindLogout = "logout" // pending logout confirmation -> logoutRecord
+	// kindReplayed marks a code whose replay revoked its grant:
+	// SHA-256(code) -> "1".
+	kindReplayed = "replayed"
 )
 
 type codeRecord struct {
@@ -160,7 +163,7 @@ func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.Auth
 			st.code, st.repeated = code, true
 			return &authRequest{*rec.Request}, nil
 		}
-		return nil, s.codeReplayed(ctx, tid, rec.GrantID)
+		return nil, s.codeReplayed(ctx, tid, code, rec.GrantID)
 	}
 	if err != nil {
 		return nil, err
