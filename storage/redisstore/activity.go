@@ -67,12 +67,7 @@ func (s *Store) AppendAudit(ctx context.Context, tenantID string, e storage.Audi
 	if err != nil {
 		return "", err
 	}
-	id, err := s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: tkey(tenantID, "audit"),
-		MaxLen: s.auditMaxLen,
-		Approx: true,
-		Values: []any{auditField, raw},
-	}).Result()
+	id, err := s.evalOp(ctx, appendAudit, opID(ctx), []string{tkey(tenantID, "audit")}, s.auditMaxLen, auditField, raw).Text()
 	return id, fail(ctx, err)
 }
 

@@ -75,7 +75,7 @@ func TestResentOneShotScripts(t *testing.T) {
 	}
 	// The scripts are loaded first, so that the lost reply is the script's
 	// own and not NOSCRIPT.
-	for _, sc := range []*redis.Script{takeOnce, rotate, createUser, putIndexed, casScript, deleteConsent, createNX, claimField} {
+	for _, sc := range []*redis.Script{takeOnce, rotate, createUser, putIndexed, casScript, deleteConsent, createNX, claimField, hit, unhit, appendAudit} {
 		must(t, sc.Load(ctx, client).Err())
 	}
 	for name, fault := range faults {
@@ -130,6 +130,32 @@ func TestResentOneShotScripts(t *testing.T) {
 				must(t, err)
 				if got.CodeAttempts != 1 || stored.CodeAttempts != 1 {
 					t.Fatalf("attempts returned %d, stored %d; want 1 and 1", got.CodeAttempts, stored.CodeAttempts)
+				}
+			})
+			t.Run("Hit and Unhit", func(t *testing.T) {
+				k := storage.NewID()
+				lose(t, fault, script(":counter:"+k), func() error {
+					n, err := s.Hit(ctx, tn, k, time.Minute)
+					if err == nil && n != 1 {
+						t.Errorf("hit returned %d, want 1", n)
+					}
+					return err
+				})
+				_, err := s.Hit(ctx, tn, k, time.Minute)
+				must(t, err)
+				lose(t, fault, script(":counter:"+k), func() error { return s.Unhit(ctx, tn, k) })
+				if n, err := s.Count(ctx, tn, k); err != nil || n != 1 {
+					t.Fatalf("count %d, %v; want 1", n, err)
+				}
+			})
+			t.Run("AppendAudit", func(t *testing.T) {
+				atn := "resend-" + storage.NewID()
+				lose(t, fault, script(":audit"), func() error {
+					_, err := s.AppendAudit(ctx, atn, storage.AuditEvent{Activity: "x"})
+					return err
+				})
+				if es, err := s.ListAudit(ctx, atn, 10, ""); err != nil || len(es) != 1 {
+					t.Fatalf("audit has %d events, %v; want 1", len(es), err)
 				}
 			})
 			t.Run("DeleteConsent", func(t *testing.T) {

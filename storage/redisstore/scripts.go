@@ -236,12 +236,33 @@ if not f[1] then return false end
 return {f[1], f[3] or '0', redis.call('EXISTS', ARGV[1] .. (f[2] or '')), f[4] or '', f[5] or ''}
 `)
 
+// hit counts one event: the first hit of a window starts its TTL.
+//
+// KEYS[1] operation; KEYS[2] counter. ARGV[1] operation keep (ms);
+// ARGV[2] window (ms).
+// Returns the new count (for a done operation, the count it returned).
+var hit = opScript(`return tonumber(done)`, `
+local n = redis.call('INCR', KEYS[2])
+if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return did(n)
+`)
+
 // unhit takes back one hit of a counter, never below zero; DECR keeps the
 // key's TTL, so the window does not move.
 //
-// KEYS[1] counter. Returns the new count, or nil when there is none.
-var unhit = redis.NewScript(`
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+// KEYS[1] operation; KEYS[2] counter. ARGV[1] operation keep (ms).
+// Returns the new count, or nil when there is none.
+var unhit = opScript(`return tonumber(done)`, `
+local n = tonumber(redis.call('GET', KEYS[2]) or '0')
 if n <= 0 then return false end
-return redis.call('DECR', KEYS[1])
+return did(redis.call('DECR', KEYS[2]))
+`)
+
+// appendAudit appends an event to a tenant's audit stream, trimming it.
+//
+// KEYS[1] operation; KEYS[2] stream. ARGV[1] operation keep (ms); ARGV[2]
+// about how many entries to keep; ARGV[3] field; ARGV[4] event JSON.
+// Returns the entry ID (for a done operation, the ID it returned).
+var appendAudit = opScript(`return done`, `
+return did(redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4]))
 `)

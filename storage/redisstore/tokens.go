@@ -402,32 +402,20 @@ func (s *Store) deleteSessions(ctx context.Context, tenantID, userID string, has
 	return fail(ctx, err)
 }
 
-// Hit increments the counter and returns the new count; the window starts
-// at the first hit and the counter vanishes when it ends.
 // Unhit takes back one hit, never below zero, keeping the window (TTL).
 func (s *Store) Unhit(ctx context.Context, tenantID, key string) error {
-	_, err := unhit.Run(ctx, s.rdb, []string{tkey(tenantID, "counter", key)}).Result()
+	_, err := s.evalOp(ctx, unhit, opID(ctx), []string{tkey(tenantID, "counter", key)}).Result()
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
 	return fail(ctx, err)
 }
 
+// Hit increments the counter and returns the new count; the window starts
+// at the first hit and the counter vanishes when it ends.
 func (s *Store) Hit(ctx context.Context, tenantID, key string, window time.Duration) (int64, error) {
-	k := tkey(tenantID, "counter", key)
-	var n *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		n = p.Incr(ctx, k)
-		// NX: only the hit that created the counter starts the window. A
-		// SET NX before the INCR instead could lose the TTL if the key
-		// expired between the two (Redis before 7.0 lets time pass in EXEC).
-		p.Do(ctx, "PEXPIRE", k, atLeastMS(window).Milliseconds(), "NX")
-		return nil
-	})
-	if err != nil {
-		return 0, fail(ctx, err)
-	}
-	return n.Val(), nil
+	n, err := s.evalOp(ctx, hit, opID(ctx), []string{tkey(tenantID, "counter", key)}, atLeastMS(window).Milliseconds()).Int64()
+	return n, fail(ctx, err)
 }
 
 // Count returns the counter's current value (0 when none).
