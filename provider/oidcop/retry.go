@@ -83,11 +83,27 @@ func (s *opStorage) repeatedExchange(ctx context.Context, ar storage.AuthRequest
 	if !ok || s.cfg.Clock().Sub(at) > s.cfg.RetryWindow || !ar.Done {
 		return false
 	}
-	v := state(ctx).codeVerifier
+	return verifierMatches(state(ctx).codeVerifier, ar)
+}
+
+// verifierMatches reports whether v is the PKCE verifier ar's S256
+// challenge was made from.
+func verifierMatches(v string, ar storage.AuthRequest) bool {
 	sum := sha256.Sum256([]byte(v))
 	want := base64.RawURLEncoding.EncodeToString(sum[:])
 	return v != "" && ar.CodeChallengeMethod == string(oidc.CodeChallengeMethodS256) &&
 		subtle.ConstantTimeCompare([]byte(want), []byte(ar.CodeChallenge)) == 1
+}
+
+// wrongVerifier marks a code taken with a wrong PKCE verifier as replayed,
+// so that a later exchange, which the verifier would otherwise let repeat
+// this one, is refused too: the code is spent, as it always was.
+func (s *opStorage) wrongVerifier(ctx context.Context, tid, code string) error {
+	err := s.store.PutOnce(ctx, tid, kindReplayed, sso.Hash(code), []byte{'1'}, s.cfg.CodeReplayWindow)
+	if err != nil && !errors.Is(err, storage.ErrExists) {
+		return err
+	}
+	return oidc.ErrInvalidGrant().WithDescription("invalid code_verifier")
 }
 
 // exchangeGrant creates the grant of a code exchange, with its first

@@ -177,6 +177,9 @@ func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.Auth
 	if !ar.Done {
 		return nil, oidc.ErrInvalidGrant()
 	}
+	if !verifierMatches(state(ctx).codeVerifier, ar) {
+		return nil, s.wrongVerifier(ctx, tid, code)
+	}
 	state(ctx).code = code
 	return &authRequest{ar}, nil
 }
