@@ -34,7 +34,7 @@ func TestResentOneShotScripts(t *testing.T) {
 	p, err := faultproxy.Start(target)
 	must(t, err)
 	t.Cleanup(func() { p.Close() })
-	opt := &redis.Options{Addr: p.Addr(), ReadTimeout: 200 * time.Millisecond} // default retries: 3
+	opt := &redis.Options{Addr: p.Addr(), ReadTimeout: 500 * time.Millisecond} // default retries: 3
 	if u := os.Getenv(redisURLEnv); u != "" {
 		o, _ := redis.ParseURL(u)
 		opt.DB, opt.Username, opt.Password = o.DB, o.Username, o.Password
@@ -47,7 +47,7 @@ func TestResentOneShotScripts(t *testing.T) {
 	must(t, s.CreateTenant(ctx, storage.Tenant{ID: tn, Name: "resend-" + storage.NewID(), Kind: storage.External}))
 
 	faults := map[string]func(m faultproxy.Match){
-		"late":    func(m faultproxy.Match) { p.DelayReply(m, time.Second, 1) },
+		"late":    func(m faultproxy.Match) { p.DelayReply(m, 2*time.Second, 1) },
 		"dropped": func(m faultproxy.Match) { p.DropAfterRequest(m, 1) },
 	}
 	// lose makes the next command matching m lose its reply, counts the
