@@ -127,9 +127,11 @@ type Grants interface {
 	// change when this is a resend of the same operation, or when next.Hash
 	// is the successor that rotation stored, within r.Reuse of it, and that
 	// successor is still unused and its grant live (the client repeating
-	// a refresh whose answer it lost); otherwise it revokes the whole grant
-	// and returns ErrConsumed. If oldHash or its grant is gone it returns
-	// ErrNotFound. A resend of SaveRefreshToken never resets a used token.
+	// a refresh whose answer it lost). In that case with another successor
+	// it returns ErrConflict and changes nothing: a concurrent request
+	// rotated it, and reading the token again repeats that rotation.
+	// Otherwise it revokes the whole grant and returns ErrConsumed. If
+	// oldHash or its grant is gone it returns ErrNotFound.
 	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next RefreshToken, r Rotation) error
 
 	// RevokeAccessToken denies the access token with jti until until.

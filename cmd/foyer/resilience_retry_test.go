@@ -147,6 +147,33 @@ func TestRetriedRefresh(t *testing.T) {
 			tok = next
 		})
 	}
+	t.Run("the client's retry while the first request runs", func(t *testing.T) {
+		// However the two interleave, both get the same successor.
+		const n = 4
+		got := make(chan string, n)
+		for range n {
+			go func() {
+				next, err := c.refresh(tok.RefreshToken)
+				if err != nil {
+					t.Errorf("concurrent refresh: %v", err)
+					got <- ""
+					return
+				}
+				got <- next.RefreshToken
+			}()
+		}
+		first := <-got
+		for range n - 1 {
+			if rt := <-got; rt != first {
+				t.Fatalf("concurrent refreshes got %q and %q, want one successor", first, rt)
+			}
+		}
+		next, err := c.refresh(first)
+		if err != nil {
+			t.Fatalf("refresh with the successor: %v", err)
+		}
+		tok = next
+	})
 	t.Run("every attempt late: 503, then the client's retry", func(t *testing.T) {
 		before := p.Matched()
 		p.DelayReply(isRotation, late, allAttempts)

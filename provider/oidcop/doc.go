@@ -57,7 +57,9 @@
 //     under a key derived from the old token (HMAC-SHA256), which only its
 //     holder can derive; the same old token presented again unseals it and
 //     repeats the rotation, which the store accepts only for that
-//     successor, within the window, while it is unused and the grant live;
+//     successor, within the window, while it is unused and the grant live
+//     (a duplicate that read the token before the first request rotated
+//     it is told so by the store, and repeats that rotation too);
 //   - code exchange: the grant records its first refresh token sealed under
 //     a key derived from the code; the code presented again with the PKCE
 //     verifier of its request, within the window of the take, gets that

@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -73,6 +74,37 @@ func (s *opStorage) repeatedRefresh(rt storage.RefreshToken, token string) (stri
 		return "", false
 	}
 	return openFor(token, labelSuccessor, rt.GrantID, rt.Successor)
+}
+
+// rotate rotates the refresh token current of r and returns the
+// successor's value: a new one, or, when the client repeats a rotation,
+// the one the first rotation stored. A concurrent request with the same
+// token (the client's retry while the first request still ran) may rotate
+// it first: the store then changes nothing, and this request repeats that
+// rotation, as a later retry would.
+func (s *opStorage) rotate(ctx context.Context, tid, current string, r *refreshRequest, now time.Time) (string, error) {
+	raw := r.successor
+	if raw == "" {
+		raw = sso.NewSecret()
+	}
+	for range 2 {
+		next := newRefreshToken(raw, tid, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.Audience, r.AuthTime, r.AMR, now, r.ExpiresAt)
+		next.HomeTenantID = r.HomeTenantID
+		rot := storage.Rotation{Sealed: sealFor(current, labelSuccessor, r.GrantID, raw), Reuse: s.cfg.RetryWindow}
+		err := s.store.RotateRefreshToken(ctx, tid, sso.Hash(current), next, rot)
+		if !errors.Is(err, storage.ErrConflict) {
+			return raw, err
+		}
+		rt, err := s.store.GetRefreshToken(ctx, tid, sso.Hash(current))
+		if !errors.Is(err, storage.ErrConsumed) {
+			return "", cmp.Or(err, storage.ErrConflict)
+		}
+		var ok bool
+		if raw, ok = s.repeatedRefresh(rt, current); !ok {
+			return "", storage.ErrConsumed
+		}
+	}
+	return "", storage.ErrConflict
 }
 
 // repeatedExchange reports whether the taken code may be exchanged again:

@@ -214,15 +214,8 @@ func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Tok
 		at, exp, err := s.mint(ctx, g.HomeTenantID, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
 		return at, rt, exp, err
 	case *refreshRequest:
-		// A repeated rotation gives the successor of the first one back.
-		rt := r.successor
-		if rt == "" {
-			rt = sso.NewSecret()
-		}
-		next := newRefreshToken(rt, tid, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.Audience, r.AuthTime, r.AMR, now, r.ExpiresAt)
-		next.HomeTenantID = r.HomeTenantID
-		rot := storage.Rotation{Sealed: sealFor(current, labelSuccessor, r.GrantID, rt), Reuse: s.cfg.RetryWindow}
-		if err := s.store.RotateRefreshToken(ctx, tid, sso.Hash(current), next, rot); err != nil {
+		rt, err := s.rotate(ctx, tid, current, r, now)
+		if err != nil {
 			if errors.Is(err, storage.ErrConsumed) || errors.Is(err, storage.ErrNotFound) {
 				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token is invalid, expired or was already used")
 			}

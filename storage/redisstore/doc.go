@@ -100,7 +100,8 @@
 //
 //	operation                          verbs                               how a resend is recognised
 //	code (and any single-use) take     TakeOnce                            op ID in the tombstone; another take gets *TakenError with the time taken
-//	refresh-token rotation             RotateRefreshToken                  op ID in the old token's hash; the same successor within Rotation.Reuse while unused (the client's retry) also succeeds
+//	refresh-token rotation             RotateRefreshToken                  op ID in the old token's hash; the same successor within Rotation.Reuse while unused (the client's retry) also succeeds,
+//	                                                                       another one then gets ErrConflict and changes nothing (a concurrent duplicate)
 //	refresh-token save                 SaveRefreshToken                    by nature: stores only if absent, never resets a used token
 //	user creation                      CreateUser                          op record (createUser)
 //	flow, auth request, single-use     CreateFlow, SaveAuthRequest,        op record (createNX)

@@ -169,20 +169,25 @@ return did(1)
 // KEYS[1] old token; KEYS[2] next token; KEYS[3] their grant. ARGV[1]
 // grant ID; ARGV[2] next token JSON; ARGV[3] next token's TTL (ms);
 // ARGV[4] operation ID; ARGV[5] now (Unix ms); ARGV[6] reuse window (ms);
-// ARGV[7] next token's hash; ARGV[8] sealed successor.
+// ARGV[7] next token's hash; ARGV[8] sealed successor; ARGV[9] the
+// tenant's refresh-token key prefix, to which the recorded successor's
+// hash is appended (same slot, as in getRefresh). A window of 0 is none.
 // Returns 1 rotated (now, or by this operation before), 2 the same
 // rotation repeated within the window while the successor is unused and
-// the grant live, 0 token or grant missing, -1 replay (grant deleted), -2
-// the old token belongs to another grant.
+// the grant live, 3 rotated to another successor by a concurrent request
+// within that window (nothing changed), 0 token or grant missing, -1
+// replay (grant deleted), -2 the old token belongs to another grant.
 var rotate = redis.NewScript(`
 local old = redis.call('HMGET', KEYS[1], 'grant', 'used', 'op', 'next', 'at')
 if not old[1] then return 0 end
 if old[1] ~= ARGV[1] then return -2 end
 if old[2] == '1' then
   if old[3] == ARGV[4] then return 1 end
-  if old[4] == ARGV[7] and tonumber(ARGV[5]) <= tonumber(old[5]) + tonumber(ARGV[6])
-    and redis.call('HGET', KEYS[2], 'used') == '0' and redis.call('EXISTS', KEYS[3]) == 1 then
-    return 2
+  if old[4] and tonumber(ARGV[6]) > 0 and tonumber(ARGV[5]) <= (tonumber(old[5]) or 0) + tonumber(ARGV[6])
+    and redis.call('EXISTS', KEYS[3]) == 1
+    and redis.call('HGET', ARGV[9] .. old[4], 'used') == '0' then
+    if old[4] == ARGV[7] then return 2 end
+    return 3
   end
   redis.call('DEL', KEYS[3])
   return -1

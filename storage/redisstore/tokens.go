@@ -233,8 +233,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (sto
 // RotateRefreshToken atomically marks oldHash used, records r with it and
 // stores next, which must belong to the same grant. A resend of the call,
 // or the same rotation (next.Hash is the successor recorded) within
-// r.Reuse while the successor is unused, succeeds and changes nothing. Any
-// other use of a used oldHash revokes the grant and returns
+// r.Reuse while the successor is unused, succeeds and changes nothing;
+// another successor in that case gives storage.ErrConflict and changes
+// nothing. Any other use of a used oldHash revokes the grant and returns
 // storage.ErrConsumed; if oldHash or its grant is gone it returns
 // storage.ErrNotFound.
 func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next storage.RefreshToken, r storage.Rotation) error {
@@ -246,12 +247,14 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 	}
 	keys := []string{tkey(tenantID, "refresh", oldHash), tkey(tenantID, "refresh", next.Hash), tkey(tenantID, "grant", next.GrantID)}
 	args := []any{next.GrantID, raw, s.ttl(next.ExpiresAt).Milliseconds(), opID(ctx), s.now().UnixMilli(),
-		max(r.Reuse.Milliseconds(), 0), next.Hash, r.Sealed}
+		max(r.Reuse.Milliseconds(), 0), next.Hash, r.Sealed, tkey(tenantID, "refresh", "")}
 	switch n, err := s.eval(ctx, rotate, keys, args...); {
 	case err != nil:
 		return err
 	case n == 0:
 		return fmt.Errorf("%w: refresh token or its grant", storage.ErrNotFound)
+	case n == 3:
+		return fmt.Errorf("%w: refresh token rotated by a concurrent request", storage.ErrConflict)
 	case n == -1:
 		return fmt.Errorf("%w: refresh token replayed, grant %s revoked", storage.ErrConsumed, next.GrantID)
 	case n == -2:

@@ -90,14 +90,15 @@ func testRepeatedRotation(t *testing.T, h *Harness) {
 	rot := storage.Rotation{Sealed: []byte("sealed\x00successor"), Reuse: reuse}
 
 	// A resend of the rotation (same operation) succeeds at any time and
-	// stores nothing more; another rotation of the used token is a replay.
+	// stores nothing more; another rotation of the used token is a replay
+	// (no reuse window here).
 	g := h.grant(tn, "alice", "app", long)
 	rt1, rt2, rt3 := h.refreshToken(g, long), h.refreshToken(g, long), h.refreshToken(g, long)
 	must(t, s.CreateGrant(ctx, tn, g))
 	must(t, s.SaveRefreshToken(ctx, tn, rt1))
-	rotOp := op()
+	rotOp, noReuse := op(), storage.Rotation{Sealed: rot.Sealed}
 	steps(t, []step{
-		{"rotate", func() error { return s.RotateRefreshToken(rotOp, tn, rt1.Hash, rt2, rot) }, nil},
+		{"rotate", func() error { return s.RotateRefreshToken(rotOp, tn, rt1.Hash, rt2, noReuse) }, nil},
 		{"rotation recorded", func() error {
 			used, err := s.GetRefreshToken(ctx, tn, rt1.Hash)
 			if string(used.Successor) != string(rot.Sealed) {
@@ -109,9 +110,9 @@ func testRepeatedRotation(t *testing.T, h *Harness) {
 			must(t, s.SaveRefreshToken(ctx, tn, rt1))
 			return errOf(s.GetRefreshToken(ctx, tn, rt1.Hash))
 		}, storage.ErrConsumed},
-		{"rotate repeated", func() error { return s.RotateRefreshToken(rotOp, tn, rt1.Hash, rt2, rot) }, nil},
+		{"rotate repeated", func() error { return s.RotateRefreshToken(rotOp, tn, rt1.Hash, rt2, noReuse) }, nil},
 		{"grant live", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, nil},
-		{"rotate by another operation", func() error { return s.RotateRefreshToken(op(), tn, rt1.Hash, rt3, rot) }, storage.ErrConsumed},
+		{"rotate by another operation", func() error { return s.RotateRefreshToken(op(), tn, rt1.Hash, rt3, noReuse) }, storage.ErrConsumed},
 		{"replay revoked the grant", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, storage.ErrNotFound},
 		{"replay stored nothing", func() error { return errOf(s.GetRefreshToken(ctx, tn, rt3.Hash)) }, storage.ErrNotFound},
 	})
@@ -127,6 +128,11 @@ func testRepeatedRotation(t *testing.T, h *Harness) {
 		{"rotate", func() error { return s.RotateRefreshToken(op(), tn, rt1.Hash, rt2, rot) }, nil},
 		{"same rotation by the client", func() error { return s.RotateRefreshToken(op(), tn, rt1.Hash, rt2, rot) }, nil},
 		{"successor kept", func() error { return got(s.GetRefreshToken(ctx, tn, rt2.Hash)).is(rt2) }, nil},
+		{"another successor within the window changes nothing", func() error {
+			return s.RotateRefreshToken(op(), tn, rt1.Hash, rt3, rot)
+		}, storage.ErrConflict},
+		{"grant still live", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, nil},
+		{"the other successor not stored", func() error { return errOf(s.GetRefreshToken(ctx, tn, rt3.Hash)) }, storage.ErrNotFound},
 		{"successor used", func() error { return s.RotateRefreshToken(op(), tn, rt2.Hash, rt3, rot) }, nil},
 		{"same rotation after the successor was used", func() error {
 			return s.RotateRefreshToken(op(), tn, rt1.Hash, rt2, rot)
