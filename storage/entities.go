@@ -180,6 +180,11 @@ type Grant struct {
 	AMR          []string  `json:"amr,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	ExpiresAt    time.Time `json:"expiresAt"` // absolute end of the grant
+	// SealedRefresh is the grant's first refresh token sealed for the
+	// holder of the authorization code that created the grant, so that the
+	// client's retry of that code exchange gets the same token back. Never
+	// the token in plain text.
+	SealedRefresh []byte `json:"sealedRefresh,omitempty"`
 }
 
 // RefreshToken is one refresh token of a grant, stored under the SHA-256 of
@@ -198,6 +203,24 @@ type RefreshToken struct {
 	AMR          []string  `json:"amr,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	ExpiresAt    time.Time `json:"expiresAt"`
+
+	// RotatedAt and Successor describe the rotation of a used token, as
+	// GetRefreshToken reads them: when it was rotated and the successor
+	// sealed for the holder of this token (Rotation.Sealed). They are not
+	// part of the stored token.
+	RotatedAt time.Time `json:"-"`
+	Successor []byte    `json:"-"`
+}
+
+// Rotation is what RotateRefreshToken records with the old token besides
+// its successor.
+type Rotation struct {
+	// Sealed is the successor's value sealed for the holder of the old
+	// token; GetRefreshToken returns it as RefreshToken.Successor.
+	Sealed []byte
+	// Reuse is how long after the rotation the same rotation (the same
+	// successor hash) may be repeated while the successor is unused.
+	Reuse time.Duration
 }
 
 // Session is a browser's SSO session in one tenant, stored under the

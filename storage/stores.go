@@ -91,10 +91,12 @@ type AuthRequests interface {
 	// PutOnce stores a single-use value under (kind, id) for ttl. It
 	// returns ErrExists if one is stored there (used or not).
 	PutOnce(ctx context.Context, tenantID, kind, id string, value []byte, ttl time.Duration) error
-	// TakeOnce atomically consumes the value: the first caller gets it;
-	// every later caller, while the tombstone lives (keep from the first
-	// take), gets the same value and ErrConsumed. It returns ErrNotFound if
-	// nothing is stored or the value expired.
+	// TakeOnce atomically consumes the value: the first caller gets it,
+	// and so does a resend of the same operation (see WithOperation); every
+	// other caller, while the tombstone lives (keep from the first take),
+	// gets the same value and a *TakenError (ErrConsumed) saying when it was
+	// taken. It returns ErrNotFound if nothing is stored or the value
+	// expired.
 	TakeOnce(ctx context.Context, tenantID, kind, id string, keep time.Duration) ([]byte, error)
 }
 
@@ -113,16 +115,24 @@ type Grants interface {
 	// UserGrants lists the user's live grants.
 	UserGrants(ctx context.Context, tenantID, userID string) ([]Grant, error)
 
-	// SaveRefreshToken stores rt until rt.ExpiresAt.
+	// SaveRefreshToken stores rt until rt.ExpiresAt; a token already stored
+	// under rt.Hash is kept as it is, so a resend never resets a used one.
 	SaveRefreshToken(ctx context.Context, tenantID string, rt RefreshToken) error
 	// GetRefreshToken returns the token stored under hash. It returns
-	// ErrNotFound if there is none or its grant is gone, and the token with
-	// ErrConsumed if it was already rotated.
+	// ErrNotFound if there is none or its grant is gone, and the token, its
+	// RotatedAt and Successor with ErrConsumed if it was already rotated.
 	GetRefreshToken(ctx context.Context, tenantID, hash string) (RefreshToken, error)
-	// RotateRefreshToken atomically marks oldHash used and stores next. If
-	// oldHash was already used it revokes the whole grant and returns
-	// ErrConsumed; if it or its grant is gone it returns ErrNotFound.
-	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next RefreshToken) error
+	// RotateRefreshToken atomically marks oldHash used, records r with it
+	// and stores next. If oldHash was already used it succeeds without a
+	// change when this is a resend of the same operation, or when next.Hash
+	// is the successor that rotation stored, within r.Reuse of it, and that
+	// successor is still unused and its grant live (the client repeating
+	// a refresh whose answer it lost). In that case with another successor
+	// it returns ErrConflict and changes nothing: a concurrent request
+	// rotated it, and reading the token again repeats that rotation.
+	// Otherwise it revokes the whole grant and returns ErrConsumed. If
+	// oldHash or its grant is gone it returns ErrNotFound.
+	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next RefreshToken, r Rotation) error
 
 	// RevokeAccessToken denies the access token with jti until until.
 	RevokeAccessToken(ctx context.Context, tenantID, jti string, until time.Time) error

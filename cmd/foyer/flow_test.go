@@ -148,6 +148,16 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 			if _, err := c.userinfo(tok2.AccessToken); err != nil {
 				t.Fatalf("userinfo with refreshed token: %v", err)
 			}
+			// Until the successor is used, the same refresh repeated (a
+			// client that lost the answer) gets the same successor.
+			again, err := c.refresh(tok.RefreshToken)
+			if err != nil || again.RefreshToken != tok2.RefreshToken {
+				t.Fatalf("repeated refresh: %+v, %v; want the same successor", again, err)
+			}
+			tok2, err = c.refresh(tok2.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh with the successor: %v", err)
+			}
 			if _, err := c.refresh(tok.RefreshToken); oauthError(err) != "invalid_grant" {
 				t.Fatalf("replayed refresh token: %v, want invalid_grant", err)
 			}
@@ -163,6 +173,16 @@ func TestCodeFlowEndToEnd(t *testing.T) {
 			tok3, err := c.exchange(code, verifier)
 			if err != nil {
 				t.Fatalf("SSO exchange: %v", err)
+			}
+			// The exchange repeated with the code's verifier, before its
+			// refresh token is used, gets the same refresh token; without
+			// the verifier it is a replay.
+			again, err = c.exchange(code, verifier)
+			if err != nil || again.RefreshToken != tok3.RefreshToken {
+				t.Fatalf("repeated exchange: %+v, %v; want the same refresh token", again, err)
+			}
+			if tok3, err = c.refresh(tok3.RefreshToken); err != nil {
+				t.Fatalf("refresh after the exchange: %v", err)
 			}
 			// A replayed code fails and revokes what it issued.
 			if _, err := c.exchange(code, verifier); oauthError(err) != "invalid_grant" {

@@ -221,10 +221,14 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refresh at instance two: %v", err)
 	}
+	// Once the successor is used, the old token replayed at instance one
+	// fails (before, it would be the client repeating a lost refresh).
+	if _, err := c1.refresh(tok2.RefreshToken); err != nil {
+		t.Fatalf("refresh with the successor at instance one: %v", err)
+	}
 	if _, err := c1.refresh(tok.RefreshToken); oauthError(err) != "invalid_grant" {
 		t.Fatalf("replay at instance one: %v", err)
 	}
-	_ = tok2
 }
 
 func readAll(r *http.Response) string {

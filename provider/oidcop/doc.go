@@ -76,4 +76,40 @@
 // When Redis fails during a request, the response is 503 with Retry-After,
 // whatever zitadel would have written: responses of the protocol endpoints
 // are buffered and replaced when the request's storage.FailureTracker fired.
+//
+// # A client repeating a token request
+//
+// A 503 (or a lost response) does not mean nothing happened: the code may
+// be taken, the refresh token rotated, when the store's answer came too
+// late. The client's retry of the same request must then not be taken for
+// a replay, or the legitimate client would lose its grant. Within
+// Config.RetryWindow (30 s by default) and while the refresh token issued
+// is unused, the same request answers with the same refresh token and new
+// access and ID tokens for the same grant:
+//   - refresh: the rotation records the successor sealed (AES-256-GCM)
+//     under a key derived from the old token (HMAC-SHA256), which only its
+//     holder can derive; the same old token presented again unseals it and
+//     repeats the rotation, which the store accepts only for that
+//     successor, within the window, while it is unused and the grant live
+//     (a duplicate that read the token before the first request rotated
+//     it is told so by the store, and repeats that rotation too);
+//   - code exchange: the grant records its first refresh token sealed under
+//     a key derived from the code; the code presented again with the PKCE
+//     verifier of its request, within the window of the take, gets that
+//     token back (stored now if the first attempt failed before), unless
+//     it was used.
+//
+// Any other second use is a replay, as before: an old refresh token after
+// the window or after its successor was used revokes the grant; a code
+// presented again without its verifier, after the window or after its
+// refresh token was used, revokes the grant and marks the code so that no
+// later retry issues anything. Rotation and reuse detection are as RFC 6819
+// (section 5.2.2.3) and the OAuth 2.0 Security BCP (RFC 9700, section
+// 4.14.2) describe them; the window is the refresh-token reuse interval of
+// Okta ("grace period for token rotation") and Auth0 ("reuse interval").
+// It is short, and a thief presenting the old token within it gets only
+// the successor the client was already due, while the client's next use
+// of either token reveals the reuse and revokes the family. Nothing is
+// stored in plain text: the store holds hashes and sealed values whose
+// keys come from secrets it never sees.
 package oidcop

@@ -48,6 +48,11 @@ type Config struct {
 	CodeReplayWindow     time.Duration // how long a used code is remembered; default 1 h
 	IDTokenLifetime      time.Duration // default 1 h
 	RefreshTokenLifetime time.Duration // absolute life of a grant with offline_access; default 30 days
+	// RetryWindow is how long after a code exchange or a refresh the client
+	// may send the same request again, having lost the answer, and get the
+	// same refresh token instead of being taken for a replay (see
+	// retry.go); default 30 s.
+	RetryWindow time.Duration
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS (default 5 min).
 	// Key rotation must publish a key at least this long before it signs.
 	JWKSMaxAge time.Duration
@@ -87,6 +92,7 @@ func New(cfg Config) (*OP, error) {
 	setDefault(&cfg.CodeReplayWindow, time.Hour)
 	setDefault(&cfg.IDTokenLifetime, time.Hour)
 	setDefault(&cfg.RefreshTokenLifetime, 30*24*time.Hour)
+	setDefault(&cfg.RetryWindow, 30*time.Second)
 	setDefault(&cfg.JWKSMaxAge, 5*time.Minute)
 
 	o := &OP{cfg: cfg}
@@ -191,6 +197,7 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request, rel string) {
 		}
 	case pathToken:
 		if o.guardBackchannel(buf, r2) && o.authenticClient(buf, r2) {
+			st.codeVerifier = r2.PostFormValue("code_verifier")
 			o.tokenScopes(r2)
 			o.provider.ServeHTTP(buf, r2)
 			o.addClientInfo(buf, r2, st)

@@ -40,6 +40,9 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 type refreshRequest struct {
 	storage.RefreshToken
 	raw string // the presented token, for rotation
+	// successor is set when the client repeats a rotation: the value of
+	// the successor the first one stored.
+	successor string
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

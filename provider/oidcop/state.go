@@ -24,6 +24,13 @@ type reqState struct {
 	// postLogoutRedirectURI and logoutState are the end-session request's
 	// own parameters, for a request without client_id (storage.go).
 	postLogoutRedirectURI, logoutState string
+	// codeVerifier is the PKCE verifier of a token request, which tells
+	// the client repeating a code exchange from a replay; code is the
+	// code a code exchange took (it seals the grant's first refresh
+	// token) and repeated whether the exchange repeats an earlier one.
+	codeVerifier string
+	code         string
+	repeated     bool
 }
 
 type stateKey struct{}

@@ -44,11 +44,19 @@ const (
 	kindCode   = "code"   // SHA-256(code) -> codeRecord
 	kindIssued = "issued" // auth request ID -> "1" once a code was issued for it
 	kindLogout = "logout" // pending logout confirmation -> logoutRecord
+	// kindReplayed marks a code whose replay revoked its grant:
+	// SHA-256(code) -> "1".
+	kindReplayed = "replayed"
 )
 
 type codeRecord struct {
 	AuthRequestID string `json:"authRequestId"`
 	GrantID       string `json:"grantId"`
+	// Request is the completed request the code was issued for: the
+	// exchange reads it from here, and a repeated exchange finds it after
+	// zitadel deleted the request. Codes issued before it was recorded
+	// lack it and read the request from the store.
+	Request *storage.AuthRequest `json:"request,omitempty"`
 }
 
 type logoutRecord struct {
@@ -134,12 +142,13 @@ func (s *opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 		}
 		return err
 	}
-	rec, _ := json.Marshal(codeRecord{AuthRequestID: id, GrantID: ar.GrantID})
+	rec, _ := json.Marshal(codeRecord{AuthRequestID: id, GrantID: ar.GrantID, Request: &ar})
 	return s.store.PutOnce(ctx, tid, kindCode, sso.Hash(code), rec, s.cfg.CodeLifetime)
 }
 
 // AuthRequestByCode consumes the code. A replayed code revokes the grant it
-// issued (RFC 6749 section 4.1.2) and fails.
+// issued (RFC 6749 section 4.1.2) and fails, unless it is the client
+// repeating its exchange (repeatedExchange).
 func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	tid := tenantID(ctx)
 	raw, err := s.store.TakeOnce(ctx, tid, kindCode, sso.Hash(code), s.cfg.CodeReplayWindow)
@@ -150,22 +159,29 @@ func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.Auth
 		}
 	}
 	if errors.Is(err, storage.ErrConsumed) {
-		if rerr := s.store.RevokeGrant(ctx, tid, rec.GrantID); rerr != nil {
-			return nil, rerr
+		if rec.Request != nil && s.repeatedExchange(ctx, *rec.Request, err) {
+			st := state(ctx)
+			st.code, st.repeated = code, true
+			return &authRequest{*rec.Request}, nil
 		}
-		s.cfg.Logger.WarnContext(ctx, "authorization code replayed; grant revoked", "tenant", tid, "grant", rec.GrantID)
-		return nil, oidc.ErrInvalidGrant().WithDescription("code already used")
+		return nil, s.codeReplayed(ctx, tid, code, rec.GrantID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	ar, err := s.store.GetAuthRequest(ctx, tid, rec.AuthRequestID)
-	if err != nil {
+	var ar storage.AuthRequest
+	if rec.Request != nil {
+		ar = *rec.Request
+	} else if ar, err = s.store.GetAuthRequest(ctx, tid, rec.AuthRequestID); err != nil {
 		return nil, err
 	}
 	if !ar.Done {
 		return nil, oidc.ErrInvalidGrant()
 	}
+	if !verifierMatches(state(ctx).codeVerifier, ar) {
+		return nil, s.wrongVerifier(ctx, tid, code)
+	}
+	state(ctx).code = code
 	return &authRequest{ar}, nil
 }
 
@@ -180,7 +196,7 @@ func (s *opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) 
 	if !ok {
 		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
-	g, err := s.createGrant(ctx, ar, s.tokens.Lifetime())
+	g, _, err := s.exchangeGrant(ctx, ar, s.tokens.Lifetime(), false)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -192,21 +208,15 @@ func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Tok
 	now := s.cfg.Clock()
 	switch r := req.(type) {
 	case *authRequest:
-		g, err := s.createGrant(ctx, r, s.cfg.RefreshTokenLifetime)
+		g, rt, err := s.exchangeGrant(ctx, r, s.cfg.RefreshTokenLifetime, true)
 		if err != nil {
-			return "", "", time.Time{}, err
-		}
-		rt, next := s.newRefreshToken(tid, g.ID, g.UserID, g.ClientID, g.Scopes, []string{g.ClientID}, g.AuthTime, g.AMR, now, g.ExpiresAt)
-		next.HomeTenantID = g.HomeTenantID
-		if err := s.store.SaveRefreshToken(ctx, tid, next); err != nil {
 			return "", "", time.Time{}, err
 		}
 		at, exp, err := s.mint(ctx, g.HomeTenantID, g.ID, g.UserID, g.ClientID, g.Scopes, g.AuthTime)
 		return at, rt, exp, err
 	case *refreshRequest:
-		rt, next := s.newRefreshToken(tid, r.GrantID, r.UserID, r.ClientID, r.Scopes, r.Audience, r.AuthTime, r.AMR, now, r.ExpiresAt)
-		next.HomeTenantID = r.HomeTenantID
-		if err := s.store.RotateRefreshToken(ctx, tid, sso.Hash(current), next); err != nil {
+		rt, err := s.rotate(ctx, tid, current, r, now)
+		if err != nil {
 			if errors.Is(err, storage.ErrConsumed) || errors.Is(err, storage.ErrNotFound) {
 				return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token is invalid, expired or was already used")
 			}
@@ -218,9 +228,10 @@ func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Tok
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
-func (s *opStorage) createGrant(ctx context.Context, ar *authRequest, life time.Duration) (storage.Grant, error) {
+// grant returns the grant a code exchange of ar creates.
+func (s *opStorage) grant(ar *authRequest, life time.Duration) storage.Grant {
 	now := s.cfg.Clock()
-	g := storage.Grant{
+	return storage.Grant{
 		ID:           ar.GrantID,
 		TenantID:     ar.TenantID,
 		HomeTenantID: ar.HomeTenantID,
@@ -232,12 +243,18 @@ func (s *opStorage) createGrant(ctx context.Context, ar *authRequest, life time.
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(life),
 	}
-	return g, s.store.CreateGrant(ctx, g.TenantID, g)
 }
 
-func (s *opStorage) newRefreshToken(tid, grantID, userID, clientID string, scopes, aud []string, authTime time.Time, amr []string, now, exp time.Time) (string, storage.RefreshToken) {
-	raw := sso.NewSecret()
-	return raw, storage.RefreshToken{
+// refreshToken returns the first refresh token of grant g, whose value is
+// raw.
+func (s *opStorage) refreshToken(g storage.Grant, raw string) storage.RefreshToken {
+	rt := newRefreshToken(raw, g.TenantID, g.ID, g.UserID, g.ClientID, g.Scopes, []string{g.ClientID}, g.AuthTime, g.AMR, g.CreatedAt, g.ExpiresAt)
+	rt.HomeTenantID = g.HomeTenantID
+	return rt
+}
+
+func newRefreshToken(raw, tid, grantID, userID, clientID string, scopes, aud []string, authTime time.Time, amr []string, now, exp time.Time) storage.RefreshToken {
+	return storage.RefreshToken{
 		Hash: sso.Hash(raw), GrantID: grantID, TenantID: tid, UserID: userID, ClientID: clientID,
 		Scopes: scopes, Audience: aud, AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: exp,
 	}
@@ -263,6 +280,10 @@ func (s *opStorage) TokenRequestByRefreshToken(ctx context.Context, token string
 	tid := tenantID(ctx)
 	rt, err := s.store.GetRefreshToken(ctx, tid, sso.Hash(token))
 	if errors.Is(err, storage.ErrConsumed) {
+		if next, ok := s.repeatedRefresh(rt, token); ok {
+			// The client repeats a refresh whose answer it lost.
+			return &refreshRequest{RefreshToken: rt, raw: token, successor: next}, nil
+		}
 		// Replay of a rotated token: the family is compromised.
 		if rerr := s.store.RevokeGrant(ctx, tid, rt.GrantID); rerr != nil {
 			return nil, rerr

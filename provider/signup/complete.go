@@ -1,6 +1,7 @@
 package signup
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -156,6 +157,12 @@ func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u sto
 	if err := s.known(ctx, &x, f.Email); err != nil {
 		return res, err
 	}
+	// The flow's account ID: an account under it at the address is this
+	// flow's own, created by an attempt whose answer was lost.
+	uid := cmp.Or(f.Data[dataUser], storage.NewID())
+	if x.exists && x.accountID == uid {
+		return s.created(ctx, res, x.tenant.ID, uid)
+	}
 	if err := s.refuse(x); err != nil {
 		return res, err
 	}
@@ -164,7 +171,7 @@ func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u sto
 	if err != nil {
 		return Result{}, err
 	}
-	u.ID = storage.NewID()
+	u.ID = uid
 	u.Mail, u.UserPrincipalName = f.Email, f.Email
 	u.UserType = "Member"
 	u.AccountEnabled = true
@@ -172,8 +179,21 @@ func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u sto
 	u.Identities = []storage.ObjectIdentity{{SignInType: "emailAddress", Issuer: t.Name, IssuerAssignedID: f.Email}}
 	if err := s.cfg.Store.CreateUser(ctx, t.ID, u, hash); err != nil {
 		if errors.Is(err, storage.ErrExists) {
+			if id, _ := s.cfg.Store.UserIDByMail(ctx, t.ID, f.Email); id == uid {
+				return s.created(ctx, res, t.ID, uid)
+			}
 			return Result{}, accountExists()
 		}
+		return Result{}, err
+	}
+	res.User = u
+	return res, nil
+}
+
+// created returns the account an earlier attempt of the flow created.
+func (s *Service) created(ctx context.Context, res Result, tenantID, userID string) (Result, error) {
+	u, err := s.cfg.Store.GetUser(ctx, tenantID, userID)
+	if err != nil {
 		return Result{}, err
 	}
 	res.User = u

@@ -55,4 +55,14 @@
 //
 // Every attempt, code sent, code failure, account creation and refusal is
 // recorded in the tenant's audit log with its reason code.
+//
+// # A completion repeated
+//
+// The account's ID is chosen once per flow, when the flow is advanced to
+// create it, and kept in the flow. When creating the account fails with
+// the store unavailable (503) although the account was created, the flow
+// is reopened and the person's next submission finds an account at the
+// address under the flow's own ID: it is this flow's, and the sign-up
+// succeeds instead of answering "accountExists". An account at the address
+// under any other ID still gets "accountExists".
 package signup

@@ -135,6 +135,10 @@ const (
 	dataBinding = "binding"
 	dataHome    = "home"
 	dataApp     = "app"
+	// dataUser is the ID of the account a sign-up flow creates, chosen
+	// once, when the flow is advanced to create it: a completion repeated
+	// after its answer was lost finds its own account.
+	dataUser = "user"
 )
 
 // HaveAccount is the query parameter (value "1") of SignInURL: it asks the
@@ -276,8 +280,9 @@ type situation struct {
 	// app is the flow's app (app path only).
 	app storage.App
 	// known is set once the code has proven the address; exists then says
-	// whether the address has an account in tenant.
+	// whether the address has an account in tenant, and accountID is its ID.
 	known, exists bool
+	accountID     string
 }
 
 // situation reads the facts of a flow of kind on path for mail: the app
@@ -317,11 +322,11 @@ func (s *Service) known(ctx context.Context, x *situation, mail string) error {
 	if x.tenant.ID == "" {
 		return nil // a tenant yet to be created has no accounts
 	}
-	_, err := s.cfg.Store.UserIDByMail(ctx, x.tenant.ID, mail)
+	id, err := s.cfg.Store.UserIDByMail(ctx, x.tenant.ID, mail)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
-	x.exists = err == nil
+	x.exists, x.accountID = err == nil, id
 	return err
 }
 
@@ -633,6 +638,12 @@ func (s *Service) advance(ctx context.Context, tenantID, id, from string) (stora
 			return errFlow()
 		}
 		f.Step = stepDone
+		if f.Kind == storage.FlowSignUp && f.Data[dataUser] == "" {
+			if f.Data == nil {
+				f.Data = map[string]string{}
+			}
+			f.Data[dataUser] = storage.NewID()
+		}
 		return nil
 	})
 }

@@ -22,9 +22,9 @@ func (s *Store) CreateFlow(ctx context.Context, tenantID string, f storage.Flow,
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "flow", f.ID), raw, atLeastMS(ttl)).Result()
+	ok, err := s.createNX(ctx, tkey(tenantID, "flow", f.ID), raw, atLeastMS(ttl), "", "")
 	if err != nil {
-		return fail(ctx, err)
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: flow %s", storage.ErrExists, f.ID)
@@ -67,12 +67,7 @@ func (s *Store) AppendAudit(ctx context.Context, tenantID string, e storage.Audi
 	if err != nil {
 		return "", err
 	}
-	id, err := s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: tkey(tenantID, "audit"),
-		MaxLen: s.auditMaxLen,
-		Approx: true,
-		Values: []any{auditField, raw},
-	}).Result()
+	id, err := s.evalOp(ctx, appendAudit, opID(ctx), []string{tkey(tenantID, "audit")}, s.auditMaxLen, auditField, raw).Text()
 	return id, fail(ctx, err)
 }
 
@@ -223,8 +218,15 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, consentID s
 	if err != nil {
 		return storage.Consent{}, err
 	}
+	op := opID(ctx)
 	i := slices.IndexFunc(cs, func(c storage.Consent) bool { return c.ID == consentID })
 	if i < 0 {
+		// Gone: perhaps deleted by this very operation, whose answer is
+		// recorded.
+		index := userConsents(tenantID, userID)
+		if raw, err := s.rdb.Get(ctx, opKey(index, op)).Result(); err == nil {
+			return decode[storage.Consent](index, raw)
+		}
 		return storage.Consent{}, fmt.Errorf("%w: consent %s", storage.ErrNotFound, consentID)
 	}
 	key := consentKey(tenantID, userID, cs[i].ClientID)
@@ -232,7 +234,7 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, consentID s
 	// The script deletes the consent only if it still has the ID, and
 	// answers nil, which fail turns into storage.ErrNotFound, if it does
 	// not: a parallel delete won, or the consent was deleted and put anew.
-	raw, err := deleteConsent.Run(ctx, s.rdb, keys, consentID, cs[i].ClientID).Text()
+	raw, err := s.evalOp(ctx, deleteConsent, op, keys, consentID, cs[i].ClientID).Text()
 	if err != nil {
 		return storage.Consent{}, fail(ctx, err)
 	}

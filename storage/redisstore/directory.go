@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/foyer-id/foyer/storage"
 )
 
@@ -24,9 +22,9 @@ func (s *Store) CreateTenant(ctx context.Context, t storage.Tenant) error {
 		return err
 	}
 	return s.claim(ctx, tenantNames, t.Name, t.ID, func() error {
-		ok, err := s.rdb.SetNX(ctx, tkey(t.ID, "tenant"), raw, 0).Result()
+		ok, err := s.createNX(ctx, tkey(t.ID, "tenant"), raw, 0, "", "")
 		if err != nil {
-			return fail(ctx, err)
+			return err
 		}
 		if !ok {
 			return fmt.Errorf("%w: tenant %s", storage.ErrExists, t.ID)
@@ -113,16 +111,11 @@ func (s *Store) CreateApp(ctx context.Context, tenantID string, a storage.App) e
 		return err
 	}
 	return s.claim(ctx, clientTenants, a.ClientID, tenantID, func() error {
-		var created *redis.BoolCmd
-		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			created = p.SetNX(ctx, tkey(tenantID, "app", a.ClientID), raw, 0)
-			p.SAdd(ctx, tkey(tenantID, "apps"), a.ClientID)
-			return nil
-		})
+		created, err := s.createNX(ctx, tkey(tenantID, "app", a.ClientID), raw, 0, tkey(tenantID, "apps"), a.ClientID)
 		if err != nil {
-			return fail(ctx, err)
+			return err
 		}
-		if !created.Val() {
+		if !created {
 			return fmt.Errorf("%w: app %s", storage.ErrExists, a.ClientID)
 		}
 		return nil
@@ -199,13 +192,14 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u storage.User,
 	}
 	keys := append([]string{tkey(tenantID, "user", u.ID), tkey(tenantID, "password", u.ID), tkey(tenantID, "users")},
 		userIndexes(tenantID)(&u)...)
-	switch n, err := s.eval(ctx, createUser, keys, raw, passwordHash, u.ID); {
+	n, err := s.evalOp(ctx, createUser, opID(ctx), keys, raw, passwordHash, u.ID).Int64()
+	switch {
 	case err != nil:
-		return err
+		return fail(ctx, err)
 	case n == 0:
 		return fmt.Errorf("%w: user %s", storage.ErrExists, u.ID)
 	case n < 0:
-		return fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n]))
+		return fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n-1]))
 	}
 	return nil
 }

@@ -46,11 +46,12 @@
 //	foyer:{t:T}:upn:<lower-case UPN>           user ID                                never
 //	foyer:{t:T}:keys                           []storage.SigningKey                   never
 //	foyer:{t:T}:authreq:<ID>                   storage.AuthRequest                    the ttl given
-//	foyer:{t:T}:once:<kind>:<ID>               "0"+value, or "1"+value once taken     ttl, then keep
+//	foyer:{t:T}:once:<kind>:<ID>               "0"+value; once taken "2"+op+at+value  ttl, then keep
 //	foyer:{t:T}:flow:<ID>                      storage.Flow                           the ttl given
 //	foyer:{t:T}:grant:<grant ID>               storage.Grant                          ExpiresAt
 //	foyer:{t:T}:user-grants:<user ID>          sorted set: grant ID by expiry (ms)    latest grant
-//	foyer:{t:T}:refresh:<hash>                 hash: token (JSON), grant, used (0|1)  ExpiresAt
+//	foyer:{t:T}:refresh:<hash>                 hash: token (JSON), grant, used (0|1); ExpiresAt
+//	                                           once rotated op, next, at, sealed
 //	foyer:{t:T}:revoked:<jti>                  "1"                                    the until given
 //	foyer:{t:T}:session:<hash>                 storage.Session                        ExpiresAt
 //	foyer:{t:T}:user-sessions:<user ID>        sorted set: hash by expiry (ms)        latest session
@@ -58,6 +59,8 @@
 //	foyer:{t:T}:audit                          stream: field e = storage.AuditEvent   never; trimmed to ~AuditMaxLen
 //	foyer:{t:T}:consent:<user ID>:<client ID>  storage.Consent                        never
 //	foyer:{t:T}:user-consents:<user ID>        set of client IDs                      never
+//	foyer:{t:T}:op:<operation ID>              answer of a one-shot script            2 minutes
+//	foyer:{g}:op:<operation ID>                answer of a global claim               2 minutes
 //
 // The foyer:{g} keys are the global unique indexes. Cluster cannot run one
 // transaction across the global slot and a tenant's slot, so a create that
@@ -75,6 +78,62 @@
 //
 // Users, apps, tenants, consents and audit logs never expire: production
 // Redis needs appendonly yes and maxmemory-policy noeviction.
+//
+// # Every state change is safe to retry
+//
+// go-redis resends a command whose reply did not come (a read timeout, a
+// dropped connection: by default 3 times), although the command may have
+// run. Each state change below is idempotent under such a resend: run
+// again it answers what its first run answered and changes nothing more,
+// while a different call (a real replay, a second sign-up for an address)
+// still gets ErrExists, ErrConsumed or a replay's revocation. None is kept
+// from being resent: reads and writes alike keep go-redis's retries.
+//
+// A store call gets an operation ID, 128 random bits (or derived from
+// storage.WithOperation's, with which tests repeat a call), passed as a
+// script argument, so every resend carries it. A one-shot script that
+// changed something records its answer under foyer:{..}:op:<ID> for two
+// minutes (opKeep: far longer than go-redis's retry budget) in the slot of
+// the keys it changed, and a run that finds the record answers from it.
+// Token rotation and code consumption keep the ID in the record they
+// change instead, at no extra write.
+//
+//	operation                          verbs                               how a resend is recognised
+//	code (and any single-use) take     TakeOnce                            op ID in the tombstone; another take gets *TakenError with the time taken
+//	refresh-token rotation             RotateRefreshToken                  op ID in the old token's hash; the same successor within Rotation.Reuse while unused (the client's retry) also succeeds,
+//	                                                                       another one then gets ErrConflict and changes nothing (a concurrent duplicate)
+//	refresh-token save                 SaveRefreshToken                    by nature: stores only if absent, never resets a used token
+//	user creation                      CreateUser                          op record (createUser)
+//	flow, auth request, single-use     CreateFlow, SaveAuthRequest,        op record (createNX)
+//	value creation                     PutOnce
+//	tenant and app creation; claims    CreateTenant, CreateApp, AddDomain  op record in the global slot for the claim (claimField), and one
+//	on the global indexes                                                  in the tenant's slot for the value (createNX)
+//	grant and session creation         CreateGrant, CreateSession          op record (putIndexed)
+//	compare-and-swap updates           UpdateTenant (policy), UpdateApp,   op record per attempt (casScript); a resend answers with the value
+//	                                   UpdateUser, UpdateAuthRequest,      now stored, so fn is never applied twice (a flow's attempt counter
+//	                                   UpdateFlow, UpdateSigningKeys       counts once, a sign-up step advances once)
+//	                                   (key rotation), consent merge
+//	consent creation                   PutConsent                          by nature: a resent SET NX finds the consent and merges the same scopes
+//	consent deletion                   DeleteConsent                       op record holding the deleted consent
+//	counters                           Hit, Unhit                          op record holding the count
+//	audit log                          AppendAudit                         op record holding the entry ID
+//	password, revocations, deletes     SetPasswordHash, RevokeGrant,       by nature: setting or deleting twice is doing it once
+//	                                   RevokeUserGrants, RevokeAccessToken,
+//	                                   Delete*, ResetCounter
+//
+// The records cost no round trip: each is written by the script that does
+// the work. A refresh is two round trips as before (getRefresh, rotate);
+// a code exchange one fewer than before, since the code's record carries
+// its completed request.
+//
+// A resend is the client library's retry within one store call. When the
+// call itself fails (every attempt late, or the request's deadline spent)
+// the request answers 503 although the work may be done, and the client
+// retries the whole request with a new operation ID. That retry is for the
+// callers to recognise: package oidcop gives the same refresh token back
+// to a repeated refresh or code exchange (Rotation, Grant.SealedRefresh,
+// TakenError), and package signup finds the account of a repeated
+// completion by the ID its flow chose.
 //
 // # Conventions
 //

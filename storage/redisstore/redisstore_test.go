@@ -384,7 +384,7 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 		old := rt.Hash
 		i++
 		rt.Hash = fmt.Sprint("rt", i)
-		if err := s.RotateRefreshToken(ctx, tn, old, rt); err != nil {
+		if err := s.RotateRefreshToken(ctx, tn, old, rt, storage.Rotation{}); err != nil {
 			b.Fatal(err)
 		}
 	}

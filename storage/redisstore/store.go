@@ -2,11 +2,15 @@ package redisstore
 
 import (
 	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,15 +125,70 @@ func (s *Store) eval(ctx context.Context, sc *redis.Script, keys []string, args 
 	return n, fail(ctx, err)
 }
 
+// opKeep is how long a one-shot script remembers an operation it did (see
+// scripts.go). The client resends a command within its retry budget
+// (MaxRetries times the read timeout plus backoff, seconds); a command
+// held up in a paused server runs at most moments before or after its
+// resend. Two minutes covers both with room to spare, and the records
+// (tens of bytes each) stay few.
+const opKeep = 2 * time.Minute
+
+// opIDLen is the length of an operation ID: 16 bytes in base64url.
+const opIDLen = 22
+
+// opID returns the ID of the store call ctx is for: derived from
+// storage.WithOperation's ID when ctx has one, else 128 random bits. The
+// client resends a command with the same arguments, so a script that gets
+// the ID as an argument recognises its own resends.
+func opID(ctx context.Context) string {
+	var b [16]byte
+	if id := storage.Operation(ctx); id != "" {
+		h := sha256.Sum256([]byte(id))
+		copy(b[:], h[:])
+	} else {
+		crand.Read(b[:]) // never fails
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// opKey returns the key that records operation op of an opScript, in the
+// hash slot of key (a tenant's or the global one).
+func opKey(key, op string) string {
+	if strings.HasPrefix(key, "foyer:{g}:") {
+		return "foyer:{g}:op:" + op
+	}
+	tag, _, _ := strings.Cut(key, "}:")
+	return tag + "}:op:" + op
+}
+
+// evalOp runs an opScript on keys (the operation key is put first) with
+// args after the keep time, as operation op.
+func (s *Store) evalOp(ctx context.Context, sc *redis.Script, op string, keys []string, args ...any) *redis.Cmd {
+	keys = append([]string{opKey(keys[0], op)}, keys...)
+	return sc.Run(ctx, s.rdb, keys, append([]any{opKeep.Milliseconds()}, args...)...)
+}
+
+// createNX stores raw under key for ttl (0: for ever) unless key exists,
+// adding member to set (if set is not "") in the same step; false means it
+// exists. A resend of the same call answers true.
+func (s *Store) createNX(ctx context.Context, key string, raw []byte, ttl time.Duration, set, member string) (bool, error) {
+	keys := []string{key}
+	if set != "" {
+		keys = append(keys, set)
+	}
+	n, err := s.evalOp(ctx, createNX, opID(ctx), keys, raw, ttl.Milliseconds(), member).Int64()
+	return n == 1, fail(ctx, err)
+}
+
 // claim takes field of the global index hash for tenantID and then runs
 // write, releasing the claim if write fails. It returns storage.ErrExists
-// if the field is taken.
+// if the field is taken. A resend of the claim is recognised (claimField).
 func (s *Store) claim(ctx context.Context, index, field, tenantID string, write func() error) error {
-	ok, err := s.rdb.HSetNX(ctx, index, field, tenantID).Result()
+	n, err := s.evalOp(ctx, claimField, opID(ctx), []string{index}, field, tenantID).Int64()
 	if err != nil {
 		return fail(ctx, err)
 	}
-	if !ok {
+	if n != 1 {
 		return fmt.Errorf("%w: %s %q", storage.ErrExists, strings.TrimPrefix(index, "foyer:{g}:"), field)
 	}
 	if err := write(); err != nil {
@@ -219,6 +278,7 @@ type cas[T any] struct {
 // errors are returned unchanged.
 func (c cas[T]) apply(ctx context.Context, s *Store, fn func(*T) error) (T, error) {
 	var zero T
+	op := opID(ctx)
 	for attempt := range s.maxRetries {
 		if attempt > 0 {
 			// The value changed since it was read: back off for a random
@@ -265,13 +325,25 @@ func (c cas[T]) apply(ctx context.Context, s *Store, fn func(*T) error) (T, erro
 				}
 			}
 		}
-		switch n, err := s.eval(ctx, casScript, keys, args...); {
-		case err != nil:
-			return zero, err
-		case n == 1:
-			return v, nil
-		case n < 0:
-			return zero, fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n]))
+		// Each attempt is its own operation: a resend of this attempt's
+		// command finds it done and answers with the stored value.
+		res, err := s.evalOp(ctx, casScript, op+strconv.Itoa(attempt), keys, args...).Result()
+		if err != nil {
+			return zero, fail(ctx, err)
+		}
+		switch n := res.(type) {
+		case string: // done before: the value this attempt stored
+			if n == "" {
+				return v, nil
+			}
+			return decode[T](c.key, n)
+		case int64:
+			switch {
+			case n == 1:
+				return v, nil
+			case n < 0:
+				return zero, fmt.Errorf("%w: %s", storage.ErrExists, keyKind(keys[-n-1]))
+			}
 		}
 	}
 	return zero, fmt.Errorf("%w: %s after %d attempts", storage.ErrConflict, c.key, s.maxRetries)

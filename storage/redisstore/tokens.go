@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,9 +22,9 @@ func (s *Store) SaveAuthRequest(ctx context.Context, tenantID string, ar storage
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "authreq", ar.ID), raw, atLeastMS(ttl)).Result()
+	ok, err := s.createNX(ctx, tkey(tenantID, "authreq", ar.ID), raw, atLeastMS(ttl), "", "")
 	if err != nil {
-		return fail(ctx, err)
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: auth request %s", storage.ErrExists, ar.ID)
@@ -52,9 +53,9 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, tenantID, id string) erro
 // storage.ErrExists if one is stored there, used or not.
 func (s *Store) PutOnce(ctx context.Context, tenantID, kind, id string, value []byte, ttl time.Duration) error {
 	fresh := append([]byte{'0'}, value...)
-	ok, err := s.rdb.SetNX(ctx, tkey(tenantID, "once", kind, id), fresh, atLeastMS(ttl)).Result()
+	ok, err := s.createNX(ctx, tkey(tenantID, "once", kind, id), fresh, atLeastMS(ttl), "", "")
 	if err != nil {
-		return fail(ctx, err)
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: %s %s", storage.ErrExists, kind, id)
@@ -62,13 +63,15 @@ func (s *Store) PutOnce(ctx context.Context, tenantID, kind, id string, value []
 	return nil
 }
 
-// TakeOnce consumes the value under (kind, id): the first caller gets it,
-// later callers get it with storage.ErrConsumed for keep after the first
-// take (keep <= 0 leaves no tombstone). It returns storage.ErrNotFound if
-// nothing is stored or the value expired.
+// TakeOnce consumes the value under (kind, id): the first caller, and a
+// resend of its command, gets it; later callers get it with a
+// *storage.TakenError for keep after the first take (keep <= 0 leaves no
+// tombstone). It returns storage.ErrNotFound if nothing is stored or the
+// value expired.
 func (s *Store) TakeOnce(ctx context.Context, tenantID, kind, id string, keep time.Duration) ([]byte, error) {
-	res, err := takeOnce.Run(ctx, s.rdb, []string{tkey(tenantID, "once", kind, id)}, max(keep.Milliseconds(), 0)).Slice()
-	if err == nil && len(res) != 2 {
+	now := fmt.Sprintf("%016d", s.now().UnixMilli())
+	res, err := takeOnce.Run(ctx, s.rdb, []string{tkey(tenantID, "once", kind, id)}, max(keep.Milliseconds(), 0), opID(ctx), now).Slice()
+	if err == nil && len(res) < 2 {
 		err = fmt.Errorf("takeOnce replied %v", res)
 	}
 	if err != nil {
@@ -77,7 +80,15 @@ func (s *Store) TakeOnce(ctx context.Context, tenantID, kind, id string, keep ti
 	used, _ := res[0].(int64)
 	value, _ := res[1].(string)
 	if used == 1 {
-		return []byte(value), fmt.Errorf("%w: %s %s", storage.ErrConsumed, kind, id)
+		te := &storage.TakenError{What: kind}
+		if len(res) > 2 {
+			if at, _ := res[2].(string); at != "" {
+				if ms, err := strconv.ParseInt(at, 10, 64); err == nil {
+					te.At = time.UnixMilli(ms).UTC()
+				}
+			}
+		}
+		return []byte(value), te
 	}
 	return []byte(value), nil
 }
@@ -92,8 +103,8 @@ func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any
 	now := s.now()
 	ttl := atLeastMS(end.Sub(now))
 	args := []any{raw, ttl.Milliseconds(), member, now.Add(ttl).UnixMilli(), now.UnixMilli(), exclusive}
-	n, err := s.eval(ctx, putIndexed, []string{key, index}, args...)
-	return n == 1, err
+	n, err := s.evalOp(ctx, putIndexed, opID(ctx), []string{key, index}, args...).Int64()
+	return n == 1, fail(ctx, err)
 }
 
 // CreateGrant stores g until g.ExpiresAt; it returns storage.ErrExists if
@@ -177,20 +188,16 @@ func (s *Store) UserGrants(ctx context.Context, tenantID, userID string) ([]stor
 	return getAll[storage.Grant](ctx, s, keys)
 }
 
-// SaveRefreshToken stores rt until rt.ExpiresAt.
+// SaveRefreshToken stores rt until rt.ExpiresAt; a token already stored
+// under rt.Hash is kept as it is, so a resend never resets a used one.
 func (s *Store) SaveRefreshToken(ctx context.Context, tenantID string, rt storage.RefreshToken) error {
 	rt.TenantID = tenantID
 	raw, err := encode(rt)
 	if err != nil {
 		return err
 	}
-	key := tkey(tenantID, "refresh", rt.Hash)
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "token", raw, "grant", rt.GrantID, "used", "0")
-		p.PExpire(ctx, key, s.ttl(rt.ExpiresAt))
-		return nil
-	})
-	return fail(ctx, err)
+	_, err = s.eval(ctx, saveRefresh, []string{tkey(tenantID, "refresh", rt.Hash)}, raw, rt.GrantID, s.ttl(rt.ExpiresAt).Milliseconds())
+	return err
 }
 
 // GetRefreshToken returns the token stored under hash. It returns
@@ -209,27 +216,45 @@ func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (sto
 	}
 	rt, err := decode[storage.RefreshToken](key, raw)
 	if err == nil && used == "1" {
+		if len(res) == 5 {
+			at, _ := res[3].(string)
+			if ms, perr := strconv.ParseInt(at, 10, 64); perr == nil {
+				rt.RotatedAt = time.UnixMilli(ms).UTC()
+			}
+			if sealed, _ := res[4].(string); sealed != "" {
+				rt.Successor = []byte(sealed)
+			}
+		}
 		err = fmt.Errorf("%w: refresh token", storage.ErrConsumed)
 	}
 	return rt, err
 }
 
-// RotateRefreshToken atomically marks oldHash used and stores next, which
-// must belong to the same grant. If oldHash was already used it revokes
-// the grant and returns storage.ErrConsumed; if it or its grant is gone it
-// returns storage.ErrNotFound.
-func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next storage.RefreshToken) error {
+// RotateRefreshToken atomically marks oldHash used, records r with it and
+// stores next, which must belong to the same grant. A resend of the call,
+// or the same rotation (next.Hash is the successor recorded) within
+// r.Reuse while the successor is unused, succeeds and changes nothing;
+// another successor in that case gives storage.ErrConflict and changes
+// nothing. Any other use of a used oldHash revokes the grant and returns
+// storage.ErrConsumed; if oldHash or its grant is gone it returns
+// storage.ErrNotFound.
+func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next storage.RefreshToken, r storage.Rotation) error {
 	next.TenantID = tenantID
+	next.RotatedAt, next.Successor = time.Time{}, nil
 	raw, err := encode(next)
 	if err != nil {
 		return err
 	}
 	keys := []string{tkey(tenantID, "refresh", oldHash), tkey(tenantID, "refresh", next.Hash), tkey(tenantID, "grant", next.GrantID)}
-	switch n, err := s.eval(ctx, rotate, keys, next.GrantID, raw, s.ttl(next.ExpiresAt).Milliseconds()); {
+	args := []any{next.GrantID, raw, s.ttl(next.ExpiresAt).Milliseconds(), opID(ctx), s.now().UnixMilli(),
+		max(r.Reuse.Milliseconds(), 0), next.Hash, r.Sealed, tkey(tenantID, "refresh", "")}
+	switch n, err := s.eval(ctx, rotate, keys, args...); {
 	case err != nil:
 		return err
 	case n == 0:
 		return fmt.Errorf("%w: refresh token or its grant", storage.ErrNotFound)
+	case n == 3:
+		return fmt.Errorf("%w: refresh token rotated by a concurrent request", storage.ErrConflict)
 	case n == -1:
 		return fmt.Errorf("%w: refresh token replayed, grant %s revoked", storage.ErrConsumed, next.GrantID)
 	case n == -2:
@@ -380,32 +405,20 @@ func (s *Store) deleteSessions(ctx context.Context, tenantID, userID string, has
 	return fail(ctx, err)
 }
 
-// Hit increments the counter and returns the new count; the window starts
-// at the first hit and the counter vanishes when it ends.
 // Unhit takes back one hit, never below zero, keeping the window (TTL).
 func (s *Store) Unhit(ctx context.Context, tenantID, key string) error {
-	_, err := unhit.Run(ctx, s.rdb, []string{tkey(tenantID, "counter", key)}).Result()
+	_, err := s.evalOp(ctx, unhit, opID(ctx), []string{tkey(tenantID, "counter", key)}).Result()
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
 	return fail(ctx, err)
 }
 
+// Hit increments the counter and returns the new count; the window starts
+// at the first hit and the counter vanishes when it ends.
 func (s *Store) Hit(ctx context.Context, tenantID, key string, window time.Duration) (int64, error) {
-	k := tkey(tenantID, "counter", key)
-	var n *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		n = p.Incr(ctx, k)
-		// NX: only the hit that created the counter starts the window. A
-		// SET NX before the INCR instead could lose the TTL if the key
-		// expired between the two (Redis before 7.0 lets time pass in EXEC).
-		p.Do(ctx, "PEXPIRE", k, atLeastMS(window).Milliseconds(), "NX")
-		return nil
-	})
-	if err != nil {
-		return 0, fail(ctx, err)
-	}
-	return n.Val(), nil
+	n, err := s.evalOp(ctx, hit, opID(ctx), []string{tkey(tenantID, "counter", key)}, atLeastMS(window).Milliseconds()).Int64()
+	return n, fail(ctx, err)
 }
 
 // Count returns the counter's current value (0 when none).

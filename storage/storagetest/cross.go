@@ -329,7 +329,7 @@ func testExpiry(t *testing.T, h *Harness) {
 			mid: func(t *testing.T) { wantErr(t, got(s.GetRefreshToken(ctx, tn, rt.Hash)).is(rt), nil) },
 			end: func(t *testing.T) {
 				wantErr(t, errOf(s.GetRefreshToken(ctx, tn, rt.Hash)), storage.ErrNotFound)
-				wantErr(t, s.RotateRefreshToken(ctx, tn, rt.Hash, h.refreshToken(rtGrant, long)), storage.ErrNotFound)
+				wantErr(t, s.RotateRefreshToken(ctx, tn, rt.Hash, h.refreshToken(rtGrant, long), storage.Rotation{}), storage.ErrNotFound)
 			},
 		},
 		{
@@ -553,7 +553,7 @@ func testConcurrentRotation(t *testing.T, h *Harness) {
 	for i := range next {
 		next[i] = h.refreshToken(g, long)
 	}
-	errs, _ := hammer(n, func(i int) error { return s.RotateRefreshToken(ctx, tn, old.Hash, next[i]) })
+	errs, _ := hammer(n, func(i int) error { return s.RotateRefreshToken(ctx, tn, old.Hash, next[i], storage.Rotation{}) })
 	winner, consumed := -1, 0
 	for i, err := range errs {
 		switch {
@@ -611,7 +611,7 @@ func testUnavailable(t *testing.T, h *Harness) {
 		{"RevokeUserGrants", func(ctx context.Context) error { return errOf(s.RevokeUserGrants(ctx, tn, "alice", "")) }},
 		{"GetRefreshToken", func(ctx context.Context) error { return errOf(s.GetRefreshToken(ctx, tn, "rt")) }},
 		{"RotateRefreshToken", func(ctx context.Context) error {
-			return s.RotateRefreshToken(ctx, tn, "rt", h.refreshToken(g, long))
+			return s.RotateRefreshToken(ctx, tn, "rt", h.refreshToken(g, long), storage.Rotation{})
 		}},
 		{"TokenActive", func(ctx context.Context) error { return errOf(s.TokenActive(ctx, tn, g.ID, "jti")) }},
 		{"TokenUser", func(ctx context.Context) error { return tokenUser(s.TokenUser(ctx, tn, g.ID, "jti", tn, "u")).err }},

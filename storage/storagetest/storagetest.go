@@ -65,6 +65,10 @@ func RunHarness(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ConcurrentRotation", testConcurrentRotation},
 		{"ConcurrentFlowUpdates", testConcurrentFlowUpdates},
 		{"ConcurrentConsents", testConcurrentConsents},
+		{"RepeatedCreates", testRepeatedCreates},
+		{"RepeatedTake", testRepeatedTake},
+		{"RepeatedRotation", testRepeatedRotation},
+		{"RepeatedUpdates", testRepeatedUpdates},
 		{"Unavailable", testUnavailable},
 	}
 	for _, tt := range tests {

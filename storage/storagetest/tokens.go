@@ -213,13 +213,20 @@ func testRefreshTokens(t *testing.T, h *Harness) {
 		{"save", func() error { return s.SaveRefreshToken(ctx, tn, rt1) }, nil},
 		{"get", func() error { return got(s.GetRefreshToken(ctx, tn, rt1.Hash)).is(rt1) }, nil},
 		{"get missing", func() error { return errOf(s.GetRefreshToken(ctx, tn, newID("rt"))) }, storage.ErrNotFound},
-		{"rotate", func() error { return s.RotateRefreshToken(ctx, tn, rt1.Hash, rt2) }, nil},
-		{"rotated token is consumed", func() error { return got(s.GetRefreshToken(ctx, tn, rt1.Hash)).is(rt1) }, storage.ErrConsumed},
+		{"rotate", func() error { return s.RotateRefreshToken(ctx, tn, rt1.Hash, rt2, storage.Rotation{}) }, nil},
+		{"rotated token is consumed", func() error {
+			used, err := s.GetRefreshToken(ctx, tn, rt1.Hash)
+			if used.RotatedAt.IsZero() || used.RotatedAt.After(h.now()) {
+				return fmt.Errorf("rotated at %v, want a time before now", used.RotatedAt)
+			}
+			used.RotatedAt = time.Time{}
+			return got(used, err).is(rt1)
+		}, storage.ErrConsumed},
 		{"successor", func() error { return got(s.GetRefreshToken(ctx, tn, rt2.Hash)).is(rt2) }, nil},
-		{"rotate successor", func() error { return s.RotateRefreshToken(ctx, tn, rt2.Hash, rt3) }, nil},
-		{"rotate missing", func() error { return s.RotateRefreshToken(ctx, tn, newID("rt"), rt4) }, storage.ErrNotFound},
+		{"rotate successor", func() error { return s.RotateRefreshToken(ctx, tn, rt2.Hash, rt3, storage.Rotation{}) }, nil},
+		{"rotate missing", func() error { return s.RotateRefreshToken(ctx, tn, newID("rt"), rt4, storage.Rotation{}) }, storage.ErrNotFound},
 		{"grant still live", func() error { return got(s.GetGrant(ctx, tn, g.ID)).is(g) }, nil},
-		{"replay", func() error { return s.RotateRefreshToken(ctx, tn, rt1.Hash, rt4) }, storage.ErrConsumed},
+		{"replay", func() error { return s.RotateRefreshToken(ctx, tn, rt1.Hash, rt4, storage.Rotation{}) }, storage.ErrConsumed},
 		{"replay revoked the grant", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, storage.ErrNotFound},
 		{"replay ended access tokens", func() error { return got(s.TokenActive(ctx, tn, g.ID, newID("jti"))).is(false) }, nil},
 		{"replay ended the latest token", func() error { return errOf(s.GetRefreshToken(ctx, tn, rt3.Hash)) }, storage.ErrNotFound},
@@ -228,7 +235,7 @@ func testRefreshTokens(t *testing.T, h *Harness) {
 		{"save in second grant", func() error { return s.SaveRefreshToken(ctx, tn, other) }, nil},
 		{"revoke second grant", func() error { return s.RevokeGrant(ctx, tn, g2.ID) }, nil},
 		{"token of revoked grant", func() error { return errOf(s.GetRefreshToken(ctx, tn, other.Hash)) }, storage.ErrNotFound},
-		{"rotate token of revoked grant", func() error { return s.RotateRefreshToken(ctx, tn, other.Hash, next) }, storage.ErrNotFound},
+		{"rotate token of revoked grant", func() error { return s.RotateRefreshToken(ctx, tn, other.Hash, next, storage.Rotation{}) }, storage.ErrNotFound},
 	})
 }
 
