@@ -3,6 +3,7 @@ package faultproxy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"testing"
@@ -41,7 +42,11 @@ func start(t *testing.T) (*faultproxy.Proxy, *redis.Client, *redis.Client) {
 	return p, through, direct
 }
 
-func key(t *testing.T) string { return "faultproxy-test:" + t.Name() }
+// run tells this run's keys from an earlier run's on a shared Redis.
+var run = time.Now().UnixNano()
+
+// key is the key of test t in this run.
+func key(t *testing.T) string { return fmt.Sprintf("faultproxy-test:%d:%s", run, t.Name()) }
 
 func TestForwards(t *testing.T) {
 	_, c, _ := start(t)

@@ -35,6 +35,7 @@ func TestEmbedded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.stopExpiry() // the fake clock alone moves TTLs
 		t.Cleanup(func() {
 			e.Close()
 			for _, k := range e.Server.Keys() {
