@@ -89,8 +89,8 @@ type Embedded struct {
 	Client redis.UniversalClient
 
 	stop chan struct{} // closed to stop the ticker that advances TTLs
-	tick sync.Once      // closes stop
-	once sync.Once      // closes the rest
+	tick sync.Once     // closes stop
+	once sync.Once     // closes the rest
 }
 
 // expireEvery is how often the embedded server's TTLs advance.
