@@ -38,8 +38,8 @@ type Config struct {
 	// ConfigFile is the provisioning YAML applied at start (--config,
 	// FOYER_CONFIG); empty for none.
 	ConfigFile string
-	// Dev provisions the demo tenant and serves the token playground
-	// (--dev, FOYER_DEV).
+	// Dev provisions the demo tenant and its apps and serves the dev
+	// mailbox (--dev, FOYER_DEV).
 	Dev bool
 	// LogLevel is debug, info, warn or error (--log-level,
 	// FOYER_LOG_LEVEL; default info).
@@ -142,7 +142,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RedisURL, "redis-url", "", "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// `URL`; empty runs an embedded server whose state is lost on exit (FOYER_REDIS_URL)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", "", "smtp:// (STARTTLS) or smtps:// `URL`; empty writes mail to the log (FOYER_SMTP_URL)")
 	fs.StringVar(&c.ConfigFile, "config", "", "provisioning YAML `file` applied at start (FOYER_CONFIG)")
-	fs.BoolVar(&c.Dev, "dev", false, "demo tenant, demo apps and token playground, for local use only (FOYER_DEV)")
+	fs.BoolVar(&c.Dev, "dev", false, "demo tenant and apps with generated secrets, and the dev mailbox page, for local use only (FOYER_DEV)")
 	c.LogLevel = slog.LevelInfo
 	fs.Var(levelValue{&c.LogLevel}, "log-level", "`level`: debug, info, warn or error (FOYER_LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown `limit` (FOYER_SHUTDOWN_TIMEOUT)")
