@@ -110,3 +110,32 @@ func TestFixFragment(t *testing.T) {
 		}
 	}
 }
+
+// TestResetKeepsExchangeHeaders: an answer rewritten by conform keeps the
+// echoed client-request-id and the CORS headers (a browser app must read
+// the error too), and loses everything else of the first answer.
+func TestResetKeepsExchangeHeaders(t *testing.T) {
+	b := &bufferedWriter{header: http.Header{}}
+	b.Header().Set("client-request-id", "0b8e2a52-7d4e-4b43-9a39-5c2b2a8f3c11")
+	b.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+	b.Header().Set("Vary", "Origin")
+	b.Header().Set("Content-Type", "text/plain")
+	b.Header().Set("X-Internal", "1")
+	b.WriteHeader(http.StatusBadRequest)
+	b.Write([]byte("storage: not found"))
+	b.reset()
+	if b.status != 0 || b.body.Len() != 0 {
+		t.Fatalf("status %d and %d body bytes after reset", b.status, b.body.Len())
+	}
+	for k, want := range map[string]string{
+		"client-request-id":           "0b8e2a52-7d4e-4b43-9a39-5c2b2a8f3c11",
+		"Access-Control-Allow-Origin": "https://app.example",
+		"Vary":                        "Origin",
+		"Content-Type":                "",
+		"X-Internal":                  "",
+	} {
+		if got := b.Header().Get(k); got != want {
+			t.Errorf("%s = %q after reset, want %q", k, got, want)
+		}
+	}
+}

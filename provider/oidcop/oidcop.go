@@ -265,9 +265,17 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// reset drops what was written, to write another answer.
+// reset drops what was written, to write another answer. Headers about
+// the exchange rather than the answer stay: CORS (a browser app must be
+// able to read the new answer too) and MSAL's echoed client-request-id.
 func (b *bufferedWriter) reset() {
-	b.header, b.status = http.Header{}, 0
+	kept := http.Header{}
+	for k, v := range b.header {
+		if strings.HasPrefix(k, "Access-Control-") || k == "Vary" || k == http.CanonicalHeaderKey(headerClientRequestID) {
+			kept[k] = v
+		}
+	}
+	b.header, b.status = kept, 0
 	b.body.Reset()
 }
 
