@@ -102,7 +102,8 @@ type AuthRequests interface {
 
 // Grants stores grants, their refresh tokens and revoked access tokens.
 type Grants interface {
-	// CreateGrant stores g until g.ExpiresAt; ErrExists if the ID is taken.
+	// CreateGrant stores g until g.ExpiresAt; ErrExists if the ID is taken
+	// or was revoked within the last hour (a revoked grant never returns).
 	CreateGrant(ctx context.Context, tenantID string, g Grant) error
 	// GetGrant returns ErrNotFound if the grant expired or was revoked.
 	GetGrant(ctx context.Context, tenantID, grantID string) (Grant, error)

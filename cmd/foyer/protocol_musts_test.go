@@ -115,10 +115,17 @@ func TestTokenResponsesAreNeverCached(t *testing.T) {
 
 	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}
 	r = env.postForm(a, "/oauth/token", refresh, a.webID, a.webSecret)
-	if r.status != http.StatusOK || r.json(t)["access_token"] == nil {
+	next := r.json(t)
+	if r.status != http.StatusOK || next["access_token"] == nil {
 		t.Fatalf("refresh: %d %s", r.status, r.body)
 	}
 	wantNoStore(t, "refresh", r)
+	// The successor is used, so the old token again is a replay, not the
+	// client's retry of a lost answer (oidcop's RetryWindow).
+	r = env.postForm(a, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next["refresh_token"].(string)}}, a.webID, a.webSecret)
+	if r.status != http.StatusOK {
+		t.Fatalf("refresh with the successor: %d %s", r.status, r.body)
+	}
 	r = env.postForm(a, "/oauth/token", refresh, a.webID, a.webSecret)
 	if r.json(t)["error"] != "invalid_grant" {
 		t.Fatalf("replayed refresh token: %d %s", r.status, r.body)

@@ -49,6 +49,7 @@
 //	foyer:{t:T}:once:<kind>:<ID>               "0"+value; once taken "2"+op+at+value  ttl, then keep
 //	foyer:{t:T}:flow:<ID>                      storage.Flow                           the ttl given
 //	foyer:{t:T}:grant:<grant ID>               storage.Grant                          ExpiresAt
+//	foyer:{t:T}:grant-ended:<grant ID>         "1": revoked, never created again      an hour
 //	foyer:{t:T}:user-grants:<user ID>          sorted set: grant ID by expiry (ms)    latest grant
 //	foyer:{t:T}:refresh:<hash>                 hash: token (JSON), grant, used (0|1); ExpiresAt
 //	                                           once rotated op, next, at, sealed

@@ -146,13 +146,15 @@ return {0, value}
 // putIndexed stores an expiring value and adds it to a per-user index,
 // a sorted set scored by expiry, from which it drops expired members.
 //
-// KEYS[1] operation; KEYS[2] value; KEYS[3] index. ARGV[1] operation keep
-// (ms); ARGV[2] value; ARGV[3] TTL (ms); ARGV[4] index member; ARGV[5]
-// expiry (Unix ms); ARGV[6] now (Unix ms); ARGV[7] '1' to refuse to
-// overwrite.
+// KEYS[1] operation; KEYS[2] value; KEYS[3] index; KEYS[4], optional, a
+// tombstone whose presence refuses the value as if it existed. ARGV[1]
+// operation keep (ms); ARGV[2] value; ARGV[3] TTL (ms); ARGV[4] index
+// member; ARGV[5] expiry (Unix ms); ARGV[6] now (Unix ms); ARGV[7] '1' to
+// refuse to overwrite.
 // Returns 1 stored (also for a done operation), 0 exists.
 var putIndexed = opScript(`return tonumber(done)`, `
 if ARGV[7] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
@@ -166,12 +168,14 @@ return did(1)
 // successor's hash), at (Unix ms) and sealed (the successor sealed for the
 // old token's holder).
 //
-// KEYS[1] old token; KEYS[2] next token; KEYS[3] their grant. ARGV[1]
+// KEYS[1] old token; KEYS[2] next token; KEYS[3] their grant; KEYS[4] the
+// grant's tombstone, set when a replay deletes it. ARGV[1]
 // grant ID; ARGV[2] next token JSON; ARGV[3] next token's TTL (ms);
 // ARGV[4] operation ID; ARGV[5] now (Unix ms); ARGV[6] reuse window (ms);
 // ARGV[7] next token's hash; ARGV[8] sealed successor; ARGV[9] the
 // tenant's refresh-token key prefix, to which the recorded successor's
-// hash is appended (same slot, as in getRefresh). A window of 0 is none.
+// hash is appended (same slot, as in getRefresh); ARGV[10] the tombstone's
+// lifetime (ms). A window of 0 is none.
 // Returns 1 rotated (now, or by this operation before), 2 the same
 // rotation repeated within the window while the successor is unused and
 // the grant live, 3 rotated to another successor by a concurrent request
@@ -190,6 +194,7 @@ if old[2] == '1' then
     return 3
   end
   redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[10])
   return -1
 end
 if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end

@@ -95,7 +95,7 @@ func (s *Store) TakeOnce(ctx context.Context, tenantID, kind, id string, keep ti
 
 // putIndexed stores v under key until end and adds member to the per-user
 // index; with exclusive, it reports false instead of overwriting.
-func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any, end time.Time, exclusive bool) (bool, error) {
+func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any, end time.Time, exclusive bool, tombstone ...string) (bool, error) {
 	raw, err := encode(v)
 	if err != nil {
 		return false, err
@@ -103,7 +103,7 @@ func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any
 	now := s.now()
 	ttl := atLeastMS(end.Sub(now))
 	args := []any{raw, ttl.Milliseconds(), member, now.Add(ttl).UnixMilli(), now.UnixMilli(), exclusive}
-	n, err := s.evalOp(ctx, putIndexed, opID(ctx), []string{key, index}, args...).Int64()
+	n, err := s.evalOp(ctx, putIndexed, opID(ctx), append([]string{key, index}, tombstone...), args...).Int64()
 	return n == 1, fail(ctx, err)
 }
 
@@ -112,7 +112,7 @@ func (s *Store) putIndexed(ctx context.Context, key, index, member string, v any
 func (s *Store) CreateGrant(ctx context.Context, tenantID string, g storage.Grant) error {
 	g.TenantID = tenantID
 	key, index := tkey(tenantID, "grant", g.ID), tkey(tenantID, "user-grants", g.UserID)
-	ok, err := s.putIndexed(ctx, key, index, g.ID, g, g.ExpiresAt, true)
+	ok, err := s.putIndexed(ctx, key, index, g.ID, g, g.ExpiresAt, true, tkey(tenantID, "grant-ended", g.ID))
 	if err == nil && !ok {
 		return fmt.Errorf("%w: grant %s", storage.ErrExists, g.ID)
 	}
@@ -123,6 +123,12 @@ func (s *Store) CreateGrant(ctx context.Context, tenantID string, g storage.Gran
 func (s *Store) GetGrant(ctx context.Context, tenantID, grantID string) (storage.Grant, error) {
 	return get[storage.Grant](ctx, s, tkey(tenantID, "grant", grantID))
 }
+
+// grantTombstone is how long a revoked grant's ID stays refused by
+// CreateGrant: longer than any window in which a client may repeat the
+// code exchange that created it (oidcop's RetryWindow), so that a repeated
+// exchange cannot bring back a grant revoked meanwhile.
+const grantTombstone = time.Hour
 
 // RevokeGrant deletes the grant, which ends every token issued under it.
 // Revoking a missing grant is not an error.
@@ -148,6 +154,9 @@ func (s *Store) revoke(ctx context.Context, tenantID, userID string, ids []strin
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		del = p.Del(ctx, keys...)
 		p.ZRem(ctx, tkey(tenantID, "user-grants", userID), members...)
+		for _, id := range ids {
+			p.Set(ctx, tkey(tenantID, "grant-ended", id), "1", grantTombstone)
+		}
 		return nil
 	})
 	if err != nil {
@@ -245,9 +254,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 	if err != nil {
 		return err
 	}
-	keys := []string{tkey(tenantID, "refresh", oldHash), tkey(tenantID, "refresh", next.Hash), tkey(tenantID, "grant", next.GrantID)}
+	keys := []string{tkey(tenantID, "refresh", oldHash), tkey(tenantID, "refresh", next.Hash), tkey(tenantID, "grant", next.GrantID), tkey(tenantID, "grant-ended", next.GrantID)}
 	args := []any{next.GrantID, raw, s.ttl(next.ExpiresAt).Milliseconds(), opID(ctx), s.now().UnixMilli(),
-		max(r.Reuse.Milliseconds(), 0), next.Hash, r.Sealed, tkey(tenantID, "refresh", "")}
+		max(r.Reuse.Milliseconds(), 0), next.Hash, r.Sealed, tkey(tenantID, "refresh", ""), grantTombstone.Milliseconds()}
 	switch n, err := s.eval(ctx, rotate, keys, args...); {
 	case err != nil:
 		return err

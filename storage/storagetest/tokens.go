@@ -76,6 +76,8 @@ func testGrants(t *testing.T, h *Harness) {
 		{"revoked", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, storage.ErrNotFound},
 		{"tokens of revoked grant", func() error { return got(s.TokenActive(ctx, tn, g.ID, newID("jti"))).is(false) }, nil},
 		{"revoke missing", func() error { return s.RevokeGrant(ctx, tn, g.ID) }, nil},
+		{"a revoked grant is not created again", func() error { return s.CreateGrant(ctx, tn, g) }, storage.ErrExists},
+		{"still revoked", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, storage.ErrNotFound},
 		{"user grants after revoke", func() error { return grantIDs(s.UserGrants(ctx, tn, "alice")).is([]string{other.ID}) }, nil},
 		{"grants of user without any", func() error { return none(s.UserGrants(ctx, tn, "bob")) }, nil},
 	})
@@ -228,6 +230,7 @@ func testRefreshTokens(t *testing.T, h *Harness) {
 		{"grant still live", func() error { return got(s.GetGrant(ctx, tn, g.ID)).is(g) }, nil},
 		{"replay", func() error { return s.RotateRefreshToken(ctx, tn, rt1.Hash, rt4, storage.Rotation{}) }, storage.ErrConsumed},
 		{"replay revoked the grant", func() error { return errOf(s.GetGrant(ctx, tn, g.ID)) }, storage.ErrNotFound},
+		{"a grant a replay revoked is not created again", func() error { return s.CreateGrant(ctx, tn, g) }, storage.ErrExists},
 		{"replay ended access tokens", func() error { return got(s.TokenActive(ctx, tn, g.ID, newID("jti"))).is(false) }, nil},
 		{"replay ended the latest token", func() error { return errOf(s.GetRefreshToken(ctx, tn, rt3.Hash)) }, storage.ErrNotFound},
 		{"replay stored nothing", func() error { return errOf(s.GetRefreshToken(ctx, tn, rt4.Hash)) }, storage.ErrNotFound},
