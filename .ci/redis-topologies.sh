@@ -141,6 +141,9 @@ start_cluster() {
       redis-cli -p "${ports[$i]}" cluster info | grep -q '^cluster_state:ok' || return 1
       # Every node knows all six, and every replica is in sync.
       [[ $(redis-cli -p "${ports[$i]}" cluster nodes | grep -c connected) == 6 ]] || return 1
+      # ... and sees three replicas: just after the create, gossip may still
+      # show a replica-to-be as a master without slots.
+      [[ $(redis-cli -p "${ports[$i]}" cluster nodes | grep -c slave) == 3 ]] || return 1
       if redis-cli -p "${ports[$i]}" info replication | grep -q '^role:slave'; then
         replica_in_sync "${ports[$i]}" || return 1
       fi

@@ -299,7 +299,9 @@ func TestClusterReshard(t *testing.T) {
 		var dst clusterNode
 		var masters []clusterNode
 		for _, n := range c.view(src.addr) {
-			if n.isMaster {
+			// A master serves slots: a node without any may be a replica
+			// whose role has not reached this node's view yet.
+			if n.isMaster && len(n.slots) > 0 {
 				masters = append(masters, n)
 				if n.id != src.id && dst.id == "" {
 					dst = n
