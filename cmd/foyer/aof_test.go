@@ -58,7 +58,7 @@ func TestKill9AppendOnly(t *testing.T) {
 	s := &aofServer{t: t, dir: t.TempDir(), port: port}
 	s.start()
 	t.Cleanup(s.kill)
-	env := startEnv(t, func(c *Config) { c.RedisURL = "redis://127.0.0.1:" + port + "/0" }, noIPLimit) // the load retries 503s from one address
+	env := startEnv(t, func(c *Config) { c.RedisURL = "redis://127.0.0.1:" + port + "/0" }, retryingLoad)
 
 	l := startLoad(env, loadWorkers, false)
 	l.waitSignUps(t, loadWorkers)

@@ -161,7 +161,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*
 	}
 	signups := signup.New(signup.Config{
 		Store: store, Mail: mailer, Hasher: hasher, Keys: a.keys, Templates: tpl, Audit: recorder,
-		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP,
+		URLs: urls, CodeKey: codeKey, Clock: cfg.clock, MaxStartsPerIP: cfg.maxStartsPerIP, MaxCodesPerAddress: cfg.maxCodesPerAddress,
 	})
 	passwords := account.NewPasswords(account.PasswordsConfig{Store: store, Hasher: hasher, Audit: recorder, FirstLock: cfg.signInFirstLock})
 	accounts := account.New(account.Config{Store: store, Hasher: hasher, DeviceKey: deviceKey, Audit: recorder, Clock: cfg.clock,

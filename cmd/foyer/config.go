@@ -56,6 +56,9 @@ type Config struct {
 	// maxStartsPerIP overrides the sign-up flows' per-IP hourly limit
 	// (benchmarks sign up thousands of accounts from one address).
 	maxStartsPerIP int64
+	// maxCodesPerAddress overrides the per-address hourly limit of codes
+	// (0: the service's default); for tests whose load retries 503s.
+	maxCodesPerAddress int64
 	// signInFirstLock overrides the first sign-in lock (1 s): tests on a
 	// loaded machine hold a lock longer than their requests take.
 	signInFirstLock time.Duration

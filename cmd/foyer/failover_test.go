@@ -89,7 +89,7 @@ func runDuringLoad(t *testing.T, env *testEnv, move func()) {
 
 func TestSentinelFailover(t *testing.T) {
 	raw := startTopology(t, "sentinel")
-	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, noIPLimit) // the load retries 503s from one address
+	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, retryingLoad)
 	runDuringLoad(t, env, func() { sentinelFailover(t, raw) })
 }
 
@@ -274,7 +274,7 @@ func (c *cluster) settled(slot int64, owner string) bool {
 
 func TestClusterFailover(t *testing.T) {
 	raw := startTopology(t, "cluster")
-	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, noIPLimit) // the load retries 503s from one address
+	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, retryingLoad)
 	c := openCluster(t, raw)
 	runDuringLoad(t, env, func() {
 		// The failover of the master that holds tenant a's keys.
@@ -291,7 +291,7 @@ func TestClusterFailover(t *testing.T) {
 // split) during the move and MOVED after it.
 func TestClusterReshard(t *testing.T) {
 	raw := startTopology(t, "cluster")
-	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, noIPLimit) // the load retries 503s from one address
+	env := startEnv(t, func(c *Config) { c.RedisURL = raw }, retryingLoad)
 	c := openCluster(t, raw)
 	runDuringLoad(t, env, func() {
 		ctx := t.Context()

@@ -75,6 +75,11 @@ func randomLoopback() string {
 // the limit itself.
 func noIPLimit(c *Config) { c.maxStartsPerIP = 1 << 40 }
 
+// retryingLoad lifts the hourly limits of sign-up codes per IP and per
+// address for a load that sends a request again after each 503: every
+// attempt counts, before the check, as it must.
+func retryingLoad(c *Config) { c.maxStartsPerIP, c.maxCodesPerAddress = 1<<40, 1<<40 }
+
 // startSUEnv is startEnv for the sign-up tests.
 func startSUEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 	t.Helper()

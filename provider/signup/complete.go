@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -47,8 +49,26 @@ func attr(name, v string, maxLen int, required bool) (string, error) {
 
 // Complete creates the account of the sign-up flow f (as Flow returned
 // it) whose code was verified. It runs once per flow: parallel submissions
-// create one account.
+// create one account. Submitted again within repeatWindow of the creation
+// (the first answer was lost), it returns that account.
 func (s *Service) Complete(ctx context.Context, f storage.Flow, p Profile) (Result, error) {
+	if f.Kind == storage.FlowSignUp && f.Step == stepDone {
+		res, err := s.repeated(ctx, f)
+		if !errors.Is(err, errUnfinished) {
+			return res, err
+		}
+		// The first attempt stopped before the account and could not
+		// reopen the flow (the store failed): this one goes on.
+		if f, err = s.cfg.Store.UpdateFlow(ctx, f.TenantID, f.ID, func(g *storage.Flow) error {
+			if g.Step != stepDone {
+				return errFlow()
+			}
+			g.Step = stepProfile
+			return nil
+		}); err != nil {
+			return Result{}, err
+		}
+	}
 	if f.Step != stepProfile || f.Kind != storage.FlowSignUp {
 		return Result{}, errFlow()
 	}
@@ -86,7 +106,8 @@ func (s *Service) Complete(ctx context.Context, f storage.Flow, p Profile) (Resu
 		s.refusedAfterCode(ctx, f, res.HomeTenantID, err)
 		return Result{}, err
 	}
-	s.cfg.Store.DeleteFlow(context.WithoutCancel(ctx), f.TenantID, f.ID)
+	// The flow stays, done, until it expires: its browser may submit it
+	// again within repeatWindow if this answer is lost (repeated).
 	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "userCreated", Result: audit.Success,
 		Target: res.User.ID, Properties: map[string]string{"creationType": res.User.CreationType, "path": f.Path, "clientId": f.ClientID}}
 	s.cfg.Audit.Record(ctx, f.TenantID, ev)
@@ -188,6 +209,35 @@ func (s *Service) create(ctx context.Context, f storage.Flow, x situation, u sto
 	}
 	res.User = u
 	return res, nil
+}
+
+// errUnfinished says that a done flow's account does not exist: its
+// completion stopped before creating it.
+var errUnfinished = errors.New("signup: the flow's account was not created")
+
+// repeated answers a completion submitted again: the account the flow
+// created, when it did so within repeatWindow (errUnfinished if it was not
+// created); otherwise the flow is over.
+func (s *Service) repeated(ctx context.Context, f storage.Flow) (Result, error) {
+	done, err := strconv.ParseInt(f.Data[dataDone], 10, 64)
+	if err != nil || f.Data[dataUser] == "" || s.cfg.Clock().Sub(time.Unix(done, 0)) > repeatWindow {
+		return Result{}, errFlow()
+	}
+	x, err := s.situation(ctx, f.Kind, f.Path, f.TenantID, f.ClientID, f.Email)
+	if err != nil {
+		return Result{}, err
+	}
+	if x.tenant.ID == "" { // a join whose tenant was never created
+		return Result{}, errFlow()
+	}
+	res, err := s.created(ctx, Result{HomeTenantID: x.tenant.ID}, x.tenant.ID, f.Data[dataUser])
+	if errors.Is(err, storage.ErrNotFound) {
+		return Result{}, errUnfinished
+	}
+	if err == nil && res.User.Mail != f.Email {
+		return Result{}, errFlow()
+	}
+	return res, err
 }
 
 // created returns the account an earlier attempt of the flow created.

@@ -64,5 +64,9 @@
 // is reopened and the person's next submission finds an account at the
 // address under the flow's own ID: it is this flow's, and the sign-up
 // succeeds instead of answering "accountExists". An account at the address
-// under any other ID still gets "accountExists".
+// under any other ID still gets "accountExists". A completed flow stays
+// (done) until it expires, so that a completion whose answer was lost
+// after the account was made (a 503 from the session step, a dropped
+// connection) can be submitted again by the same browser (the flow is
+// bound to it) within two minutes: it signs in to that account.
 package signup

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +140,17 @@ const (
 	// once, when the flow is advanced to create it: a completion repeated
 	// after its answer was lost finds its own account.
 	dataUser = "user"
+	// dataDone is when a sign-up flow was advanced to create its account
+	// (Unix seconds): for repeatWindow after it, the completion may be
+	// submitted again (Complete).
+	dataDone = "done"
 )
+
+// repeatWindow is how long after its account was created a sign-up flow
+// may be completed again by its own browser, whose answer was lost (a
+// 503 after the account was made, a dropped connection): the page then
+// signs it in to that account instead of answering that the flow is gone.
+const repeatWindow = 2 * time.Minute
 
 // HaveAccount is the query parameter (value "1") of SignInURL: it asks the
 // sign-in page for its form even when the authorization request asked for
@@ -638,11 +649,14 @@ func (s *Service) advance(ctx context.Context, tenantID, id, from string) (stora
 			return errFlow()
 		}
 		f.Step = stepDone
-		if f.Kind == storage.FlowSignUp && f.Data[dataUser] == "" {
+		if f.Kind == storage.FlowSignUp {
 			if f.Data == nil {
 				f.Data = map[string]string{}
 			}
-			f.Data[dataUser] = storage.NewID()
+			if f.Data[dataUser] == "" {
+				f.Data[dataUser] = storage.NewID()
+			}
+			f.Data[dataDone] = strconv.FormatInt(s.cfg.Clock().Unix(), 10)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -179,7 +180,26 @@ func TestStepsTakeTheLoadedFlow(t *testing.T) {
 		}
 		return f, err
 	}, 1)
-	if _, err := store.UserIDByMail(ctx, tenant.ID, addr); err != nil {
+	id, err := store.UserIDByMail(ctx, tenant.ID, addr)
+	if err != nil {
 		t.Fatalf("no account: %v", err)
+	}
+
+	// The browser whose answer was lost submits the profile again: it
+	// gets the same account, and nothing new is created.
+	done, err := s.Flow(ctx, tenant.ID, f.ID, "b")
+	if err != nil {
+		t.Fatalf("the completed flow is gone: %v", err)
+	}
+	res, err := s.Complete(ctx, done, Profile{Password: "a long and unusual passphrase", DisplayName: "N", GivenName: "N", Surname: "P"})
+	if err != nil || res.User.ID != id || res.HomeTenantID != tenant.ID {
+		t.Fatalf("repeated completion: %+v, %v; want account %s", res, err, id)
+	}
+	// After repeatWindow the flow is over.
+	late := New(Config{Store: store, Mail: mailbox, Hasher: hasher, Templates: tpl, Audit: audit.New(audit.Config{Store: store}),
+		URLs: tenancy.URLs{Base: "https://id.example"}, CodeKey: make([]byte, 32),
+		Clock: func() time.Time { return time.Now().Add(repeatWindow + time.Minute) }})
+	if _, err := late.Complete(ctx, done, Profile{Password: "a long and unusual passphrase", DisplayName: "N", GivenName: "N", Surname: "P"}); fault.From(err).Code != fault.From(errFlow()).Code {
+		t.Fatalf("completion repeated after the window: %v, want the flow's end", err)
 	}
 }
