@@ -352,8 +352,12 @@ func TestSignUpParallelValidCode(t *testing.T) {
 			same++
 		}
 	}
-	if created != 1 || same != 1 || env.countAudit(t, env.a.id, "userCreated", "") != 1 {
-		t.Fatalf("%d accepted profile submissions, %d users with the address, want 1 and 1", created, same)
+	// One account, created once. A submission that comes after the
+	// account exists is this browser's flow repeated (its first answer
+	// may have been lost): it signs in to that same account.
+	if created < 1 || same != 1 || env.countAudit(t, env.a.id, "userCreated", "") != 1 {
+		t.Fatalf("%d accepted profile submissions, %d users with the address, %d creations; want at least 1, 1 and 1",
+			created, same, env.countAudit(t, env.a.id, "userCreated", ""))
 	}
 }
 
