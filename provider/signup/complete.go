@@ -34,6 +34,9 @@ type Result struct {
 	HomeTenantID string
 	// CreatedTenant is set when a domain join created an unmanaged tenant.
 	CreatedTenant bool
+	// earlier is set when an earlier attempt of the flow created User:
+	// its creation is already audited.
+	earlier bool
 }
 
 func attr(name, v string, maxLen int, required bool) (string, error) {
@@ -108,6 +111,9 @@ func (s *Service) Complete(ctx context.Context, f storage.Flow, p Profile) (Resu
 	}
 	// The flow stays, done, until it expires: its browser may submit it
 	// again within repeatWindow if this answer is lost (repeated).
+	if res.earlier {
+		return res, nil
+	}
 	ev := storage.AuditEvent{Category: audit.CategoryUserManagement, Activity: "userCreated", Result: audit.Success,
 		Target: res.User.ID, Properties: map[string]string{"creationType": res.User.CreationType, "path": f.Path, "clientId": f.ClientID}}
 	s.cfg.Audit.Record(ctx, f.TenantID, ev)
@@ -246,7 +252,7 @@ func (s *Service) created(ctx context.Context, res Result, tenantID, userID stri
 	if err != nil {
 		return Result{}, err
 	}
-	res.User = u
+	res.User, res.earlier = u, true
 	return res, nil
 }
 
