@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/foyer-id/foyer/provider/sso"
+	"github.com/foyer-id/foyer/storage"
 )
 
 // What Microsoft's MSAL libraries send beyond OAuth, and what they expect
@@ -77,26 +78,9 @@ func telemetryQuery(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form, in
+// either case (Microsoft's clients send both).
+func isGUID(s string) bool { return storage.IsID(strings.ToLower(s)) }
 
 // tokenScopes makes the scope parameter of a refresh_token grant bare (see
 // normalizeScopes), so zitadel compares it with the grant's bare scopes;
