@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,15 +24,7 @@ func TestBrowserDecisionTable(t *testing.T) {
 	w := startSignUpWorld(t)
 	mailbox := httptest.NewServer(w.app.mailbox.Handler())
 	defer mailbox.Close()
-	shots := os.Getenv("FOYER_ARTIFACTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if abs, err := filepath.Abs(filepath.Join(shots, "decision")); err == nil {
-		shots = abs
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t, "decision")
 
 	type request struct{ state, verifier, url string }
 	newRequest := func() request {
@@ -49,38 +36,6 @@ func TestBrowserDecisionTable(t *testing.T) {
 	link, mail, fresh := newRequest(), newRequest(), newRequest()
 	newcomer := "newcomer." + suffix() + "@" + w.dNJ
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "decision.mjs")
-	cmd.Dir = browserDir
-	cmd.Env = append(os.Environ(),
-		"FOYER_AUTH_URL_LINK="+link.url,
-		"FOYER_AUTH_URL_MAIL="+mail.url,
-		"FOYER_AUTH_URL_NEW="+fresh.url,
-		"FOYER_MAILBOX_URL="+mailbox.URL,
-		"FOYER_EXISTING_EMAIL="+w.carol,
-		"FOYER_EXISTING_PASSWORD="+w.password,
-		"FOYER_NEW_EMAIL="+newcomer,
-		"FOYER_SCREENSHOTS="+shots,
-		"FOYER_APP_ORIGIN=https://app.example",
-		"FOYER_CHROMIUM="+chromiumPath,
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("decision.mjs ran in %s", time.Since(start).Round(time.Millisecond))
-	if s := strings.TrimSpace(stderr.String()); s != "" {
-		t.Logf("decision.mjs stderr:\n%s", s)
-	}
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatalf("decision.mjs still running after 100 s")
-		}
-		t.Fatalf("decision.mjs: %v (screenshots in %s)", err, shots)
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	type landed struct{ Code, State string }
 	var got struct {
 		Link, Mail landed
@@ -89,9 +44,16 @@ func TestBrowserDecisionTable(t *testing.T) {
 			Fields        int
 		}
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
-		t.Fatalf("decision.mjs printed %q: %v", stdout.String(), err)
-	}
+	runChromiumScript(t, browserDir, "decision.mjs", 100*time.Second, shots, []string{
+		"FOYER_AUTH_URL_LINK=" + link.url,
+		"FOYER_AUTH_URL_MAIL=" + mail.url,
+		"FOYER_AUTH_URL_NEW=" + fresh.url,
+		"FOYER_MAILBOX_URL=" + mailbox.URL,
+		"FOYER_EXISTING_EMAIL=" + w.carol,
+		"FOYER_EXISTING_PASSWORD=" + w.password,
+		"FOYER_NEW_EMAIL=" + newcomer,
+		"FOYER_APP_ORIGIN=https://app.example",
+	}, &got)
 
 	// Row 4: both ways end signed in as the existing person, each
 	// completing its own original request.

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,16 +54,7 @@ func TestBrowserSignUp(t *testing.T) {
 	mailbox := httptest.NewServer(env.app.mailbox.Handler())
 	defer mailbox.Close()
 
-	shots := os.Getenv("FOYER_ARTIFACTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if abs, err := filepath.Abs(shots); err == nil {
-		shots = abs
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", shots)
+	shots := screenshotDir(t, "")
 
 	c := env.rp(env.a, true, oidc.ScopeOpenID, "email", "profile")
 	verifier, state := oauth2.GenerateVerifier(), "st-"+suffix()
@@ -76,38 +62,16 @@ func TestBrowserSignUp(t *testing.T) {
 	addr := "browser." + suffix() + "@example.com"
 	const name = "Browser Tester"
 
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "signup.mjs")
-	cmd.Dir = browserDir
-	cmd.Env = append(os.Environ(),
-		"FOYER_AUTH_URL="+authURL,
-		"FOYER_MAILBOX_URL="+mailbox.URL,
-		"FOYER_SIGNUP_EMAIL="+addr,
-		"FOYER_SIGNUP_NAME="+name,
-		"FOYER_SCREENSHOTS="+shots,
-		"FOYER_APP_ORIGIN=https://app.example",
-		"FOYER_CHROMIUM="+chromiumPath,
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("signup.mjs ran in %s", time.Since(start).Round(time.Millisecond))
-	if s := strings.TrimSpace(stderr.String()); s != "" {
-		t.Logf("signup.mjs stderr:\n%s", s)
-	}
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatalf("signup.mjs still running after 90 s")
-		}
-		t.Fatalf("signup.mjs: %v (screenshots in %s)", err, shots)
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var got struct{ Code, State string }
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil || got.Code == "" {
-		t.Fatalf("signup.mjs printed %q, want {\"code\", \"state\"} (%v)", stdout.String(), err)
+	runChromiumScript(t, browserDir, "signup.mjs", 90*time.Second, shots, []string{
+		"FOYER_AUTH_URL=" + authURL,
+		"FOYER_MAILBOX_URL=" + mailbox.URL,
+		"FOYER_SIGNUP_EMAIL=" + addr,
+		"FOYER_SIGNUP_NAME=" + name,
+		"FOYER_APP_ORIGIN=https://app.example",
+	}, &got)
+	if got.Code == "" {
+		t.Fatalf("signup.mjs gave no code: %+v", got)
 	}
 	if got.State != state {
 		t.Fatalf("state = %q, want %q", got.State, state)

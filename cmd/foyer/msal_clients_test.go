@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -260,40 +259,9 @@ func TestMSALBrowser(t *testing.T) {
 	needMSAL(t, true)
 	m := startMSALEnv(t)
 	m.serveSPA(t)
-	shots := os.Getenv("FOYER_ARTIFACTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if abs, err := filepath.Abs(shots); err == nil {
-		shots = abs
-	}
+	shots := screenshotDir(t, "")
 	spki := sha256.Sum256(m.env.srv.Certificate().RawSubjectPublicKeyInfo)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "msal-browser.mjs")
-	cmd.Dir = msalDir
-	cmd.Env = append(os.Environ(),
-		"FOYER_SPA_URL="+m.spaOrigin+"/",
-		"FOYER_EMAIL="+m.user,
-		"FOYER_PASSWORD="+m.pass,
-		"FOYER_SPKI="+base64.StdEncoding.EncodeToString(spki[:]),
-		"FOYER_SCREENSHOTS="+shots,
-		"FOYER_CHROMIUM="+chromiumPath,
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if s := strings.TrimSpace(stderr.String()); s != "" {
-		t.Logf("msal-browser.mjs stderr:\n%s", s)
-	}
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatal("msal-browser.mjs still running after 90 s")
-		}
-		t.Fatalf("msal-browser.mjs: %v (screenshots in %s)", err, shots)
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var got struct {
 		Login, Silent     msalResult
 		AuthorizeFragment bool
@@ -301,9 +269,12 @@ func TestMSALBrowser(t *testing.T) {
 		LogoutURL         string
 		Back              string
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
-		t.Fatalf("msal-browser.mjs printed %q: %v", stdout.String(), err)
-	}
+	runChromiumScript(t, msalDir, "msal-browser.mjs", 90*time.Second, shots, []string{
+		"FOYER_SPA_URL=" + m.spaOrigin + "/",
+		"FOYER_EMAIL=" + m.user,
+		"FOYER_PASSWORD=" + m.pass,
+		"FOYER_SPKI=" + base64.StdEncoding.EncodeToString(spki[:]),
+	}, &got)
 
 	// loginRedirect asked for the fragment and got the code there.
 	au, err := url.Parse(got.AuthorizeURL)
